@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+class ModuleDocFragment:
+    # Options every batch module of this collection shares: concurrency and the shared wait.
+    DOCUMENTATION = r"""
+options:
+  max_concurrency:
+    description:
+      - How many resources are worked on at the same time.
+    type: int
+    default: 10
+  wait:
+    description:
+      - Wait until every resource of the batch has reached its end state.
+      - One poll per I(poll_interval) serves the whole batch.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait before failing. The failure names the resources that are done and those that are not.
+    type: int
+    default: 1800
+  poll_interval:
+    description:
+      - Seconds between two polls of the batch.
+    type: float
+    default: 10
+"""
+
+    RETURN = r"""
+elapsed_seconds:
+  description: Wall time of the module run, in seconds.
+  returned: always
+  type: float
+  sample: 4.37
+api_calls:
+  description: API operations made, counted by name (retries included), to compare runs.
+  returned: always
+  type: dict
+  sample: {"DescribeDBInstances": 6, "PromoteReadReplica": 8}
+"""

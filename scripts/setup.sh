@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Set up everything the demo and the tests need, on a fresh machine, idempotently:
+#   - a Python >= 3.12 virtualenv in .venv with the pinned requirements (ansible-core 2.21 needs 3.12);
+#   - the dependency collections, extracted from the `ansible` wheel on PyPI (Galaxy is unreachable);
+#   - the collection itself made importable through collections/ansible_collections/lomashwood/multiregion.
+# Re-running it does nothing that is already done. Needs only the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${LOMASHWOOD_CACHE:-$HOME/.cache/lomashwood-multiregion}
+VENV=$ROOT/.venv
+ANSIBLE_WHEEL_VERSION=14.5.0
+COLLECTIONS="amazon/aws kubernetes/core community/general community/library_inventory_filtering_v1"
+mkdir -p "$CACHE"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+find_python() {
+    local c
+    for c in "${PYTHON:-}" python3.12 python3.13 "$HOME"/.pyenv/versions/3.12*/bin/python "$HOME"/.pyenv/versions/3.13*/bin/python /usr/bin/python3; do
+        [ -n "$c" ] || continue
+        command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || continue
+        if "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+            command -v "$c" 2>/dev/null || echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    PY=$(find_python) || { echo "[setup] no Python >= 3.12 found (ansible-core 2.21 needs it); set PYTHON=/path/to/python3.12" >&2; exit 1; }
+    say "creating .venv with $PY"
+    "$PY" -m venv "$VENV"
+fi
+
+# Reinstall only when the pinned requirements changed.
+stamp=$VENV/.requirements.sha256
+want=$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing pinned requirements into .venv (about 2 minutes the first time)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt 2>&1 \
+        | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c 'import ansible, boto3, kubernetes, moto, molecule' \
+        || { echo "[setup] requirements did not install" >&2; exit 1; }
+    echo "$want" >"$stamp"
+fi
+
+# Dependency collections from the `ansible` wheel (no Galaxy here).
+DEST=$ROOT/collections/ansible_collections
+missing=""
+for c in $COLLECTIONS; do [ -f "$DEST/$c/MANIFEST.json" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then
+    wheel=$(ls "$CACHE"/wheels/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$wheel" ]; then
+        say "downloading the ansible $ANSIBLE_WHEEL_VERSION wheel for its collections"
+        "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
+            -d "$CACHE/wheels" "ansible==$ANSIBLE_WHEEL_VERSION" 2>&1 | grep -v "^WARNING: Location" || true
+        wheel=$(ls "$CACHE"/wheels/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl | head -n1)
+    fi
+    say "extracting$missing"
+    "$VENV/bin/python" - "$wheel" "$ROOT/collections" $missing <<'PY'
+import sys, zipfile
+wheel, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+prefixes = tuple("ansible_collections/%s/" % c for c in wanted)
+with zipfile.ZipFile(wheel) as z:
+    z.extractall(dest, [n for n in z.namelist() if n.startswith(prefixes)])
+PY
+fi
+mkdir -p "$DEST/lomashwood"
+[ -L "$DEST/lomashwood/multiregion" ] || ln -s ../../.. "$DEST/lomashwood/multiregion"
+say "ready: $("$VENV/bin/ansible" --version | head -n1)"
