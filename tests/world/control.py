@@ -1,0 +1,109 @@
+"""Client for a running world: the control API (stdlib urllib) and boto3 for AWS parts."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import seed as _seed
+
+REPLICA_REGION = _seed.STANDBY
+
+
+class World:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+
+    # --- control API ---
+
+    def _request(self, method: str, path: str, payload: Any = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(
+            self.endpoint + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def config(self) -> dict[str, Any]:
+        return self._request("GET", "/_world/config")
+
+    def configure(self, **patch: Any) -> dict[str, Any]:
+        """Merge ``patch`` into the config (JSON merge patch; a None value restores the default)."""
+        return self._request("POST", "/_world/config", patch)
+
+    def calls(self) -> dict[str, Any]:
+        """{"total": n, "by_operation": {"rds:DescribeDBInstances": n}, "by_region": {...}, "errors": {...}}"""
+        return self._request("GET", "/_world/calls")
+
+    def reset_calls(self) -> None:
+        self._request("POST", "/_world/calls/reset", {})
+
+    def reset(self) -> None:
+        """Empty moto and restore the default config (calls and lags cleared too)."""
+        self._request("POST", "/_world/reset", {})
+
+    def state(self) -> dict[str, Any]:
+        return self._request("GET", "/_world/state")
+
+    def region_down(self, region: str, mode: str | None = None, timeout_seconds: float | None = None) -> None:
+        down = sorted(set(self.config()["down_regions"]) | {region})
+        patch: dict[str, Any] = {"down_regions": down}
+        if mode is not None:
+            patch["outage_mode"] = mode
+        if timeout_seconds is not None:
+            patch["outage_timeout_seconds"] = timeout_seconds
+        self.configure(**patch)
+
+    def region_up(self, region: str) -> None:
+        self.configure(down_regions=[r for r in self.config()["down_regions"] if r != region])
+
+    def fault(self, operation: str, code: str = "Throttling", status: int = 400, count: int | None = 1,
+              message: str | None = None, region: str | None = None) -> None:
+        """Make the next ``count`` calls of ``operation`` ("service:Operation") fail (count None: all)."""
+        # Merge patch: the None values delete keys left from an earlier fault of the same name.
+        spec = {"code": code, "status": status, "count": -1 if count is None else count,
+                "message": message, "region": region}
+        self.configure(faults={operation: spec})
+
+    def clear_faults(self) -> None:
+        self._request("POST", "/_world/config", {"faults": None})
+
+    def set_lag(self, replica: str, seconds: float, region: str = REPLICA_REGION) -> None:
+        """From now on ``replica``'s only ReplicaLag datapoints have this value (re-published every minute)."""
+        self._request("POST", "/_world/lag", {"region": region, "replica": replica, "seconds": seconds})
+
+    def clear_lag(self, replica: str, region: str = REPLICA_REGION) -> None:
+        """Remove ``replica``'s ReplicaLag datapoints and stop publishing: its lag is unknown."""
+        self._request("POST", "/_world/lag", {"region": region, "replica": replica, "seconds": None})
+
+    def lags(self) -> dict[str, dict[str, float]]:
+        return self._request("GET", "/_world/lag")
+
+    # --- AWS side ---
+
+    def seed(self, lag_seconds: float = 5) -> dict[str, Any]:
+        return _seed.seed(self.endpoint, lag_seconds)
+
+    def client(self, service: str, region: str = "eu-west-1", retries: int | None = None) -> Any:
+        """A boto3 client for this world (credentials "testing"); retries=0 disables retrying."""
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1 + retries}) if retries is not None else None
+        return boto3.session.Session().client(
+            service, region_name=region, endpoint_url=self.endpoint,
+            aws_access_key_id="testing", aws_secret_access_key="testing", config=config,
+        )
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (ansible, aws cli) to use this world and nothing else."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }

@@ -1,0 +1,414 @@
+"""Seed the production-shaped world (DESIGN §1) through the AWS APIs, idempotently.
+
+Every resource is looked up first and created only when missing, so a second run
+creates nothing and reports the same world. Names are the production ones.
+
+Choice (documented for the DNS work): the SECONDARY failover record has no health
+check. That is Route 53's recommended active-passive shape: a secondary without a
+health check is always considered healthy, so traffic always has somewhere to go.
+The `/v1/auth/health` check (30 s, threshold 3) watches the primary region's ALB
+alongside the API gateway check and is returned in the seed output for the DNS and
+verification steps; only the API gateway check is attached to the PRIMARY record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+PRIMARY = "eu-west-1"
+STANDBY = "eu-west-2"
+SERVICES = ["auth", "products", "orders", "appointments", "content", "customers", "notifications", "analytics"]
+PRIMARY_CLASS = "db.r6g.large"
+REPLICA_CLASS = "db.t3.medium"
+ENGINE_VERSION = "16.3"
+SUBNET_GROUP = "lomash-wood-prod-db"
+MEDIA_BUCKET = "lomash-wood-media-prod"
+MEDIA_REPLICA_BUCKET = "lomash-wood-media-prod-replica"
+CRR_ROLE = "lomash-wood-s3-crr"
+ALB_NAMES = {PRIMARY: "lomash-wood-alb-euw1", STANDBY: "lomash-wood-alb-euw2"}
+VPC_CIDRS = {PRIMARY: "10.10", STANDBY: "10.20"}
+ZONE = "lomashwood.com"
+RECORD = "api.lomashwood.com"
+BASE_TAGS = [{"Key": "Project", "Value": "lomash-wood"}, {"Key": "Environment", "Value": "prod"}]
+MEDIA_OBJECTS = {
+    "products/oak-dining-table.jpg": b"\xff\xd8\xff oak dining table",
+    "products/walnut-chair.jpg": b"\xff\xd8\xff walnut chair",
+    "products/ash-bookcase.jpg": b"\xff\xd8\xff ash bookcase",
+    "content/home/hero.jpg": b"\xff\xd8\xff hero banner",
+    "content/pages/about.md": b"# About Lomash Wood\nHandmade furniture.\n",
+    "appointments/showroom-map.pdf": b"%PDF-1.4 showroom map",
+}
+
+
+def primary_id(svc: str) -> str:
+    return f"lomash-{svc}-prod"
+
+
+def replica_id(svc: str) -> str:
+    return f"lomash-{svc}-prod-replica"
+
+
+class Seeder:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.created: list[str] = []
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._session = boto3.session.Session()  # one session: service models load once
+
+    def client(self, service: str, region: str = PRIMARY) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"mode": "standard", "max_attempts": 3}),
+            )
+        return self._clients[key]
+
+    # --- network ---
+
+    def vpc(self, region: str) -> dict[str, Any]:
+        ec2 = self.client("ec2", region)
+        name = f"lomash-wood-prod-{region}"
+        found = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name]}])["Vpcs"]
+        if found:
+            vpc_id = found[0]["VpcId"]
+        else:
+            vpc_id = ec2.create_vpc(
+                CidrBlock=f"{VPC_CIDRS[region]}.0.0/16",
+                TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}, *BASE_TAGS]}],
+            )["Vpc"]["VpcId"]
+            self.created.append(f"vpc:{region}:{name}")
+        subnets = []
+        for i, az in enumerate(("a", "b")):
+            sname = f"{name}-private-{az}"
+            found = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": [sname]}])["Subnets"]
+            if found:
+                subnets.append(found[0]["SubnetId"])
+                continue
+            subnets.append(
+                ec2.create_subnet(
+                    VpcId=vpc_id,
+                    CidrBlock=f"{VPC_CIDRS[region]}.{i}.0/24",
+                    AvailabilityZone=f"{region}{az}",
+                    TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": sname}, *BASE_TAGS]}],
+                )["Subnet"]["SubnetId"]
+            )
+            self.created.append(f"subnet:{region}:{sname}")
+        return {"vpc_id": vpc_id, "subnet_ids": subnets}
+
+    # --- RDS ---
+
+    def subnet_group(self, region: str, subnet_ids: list[str]) -> str:
+        rds = self.client("rds", region)
+        try:
+            rds.describe_db_subnet_groups(DBSubnetGroupName=SUBNET_GROUP)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "DBSubnetGroupNotFoundFault":
+                raise
+            rds.create_db_subnet_group(
+                DBSubnetGroupName=SUBNET_GROUP,
+                DBSubnetGroupDescription="Lomash Wood production databases",
+                SubnetIds=subnet_ids,
+                Tags=BASE_TAGS,
+            )
+            self.created.append(f"db-subnet-group:{region}:{SUBNET_GROUP}")
+        return SUBNET_GROUP
+
+    def _describe(self, region: str, db_id: str) -> dict[str, Any] | None:
+        try:
+            return self.client("rds", region).describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "DBInstanceNotFound":
+                return None
+            raise
+
+    def primary(self, svc: str) -> dict[str, Any]:
+        db_id = primary_id(svc)
+        db = self._describe(PRIMARY, db_id)
+        if db is None:
+            db = self.client("rds", PRIMARY).create_db_instance(
+                DBInstanceIdentifier=db_id,
+                DBInstanceClass=PRIMARY_CLASS,
+                Engine="postgres",
+                EngineVersion=ENGINE_VERSION,
+                DBName=svc,
+                MasterUsername="lomash_admin",
+                ManageMasterUserPassword=True,  # no password in the seed or its output
+                AllocatedStorage=100,
+                StorageType="gp3",
+                StorageEncrypted=True,
+                MultiAZ=True,
+                BackupRetentionPeriod=7,  # read replicas need backups on the source
+                DBSubnetGroupName=SUBNET_GROUP,
+                Tags=[*BASE_TAGS, {"Key": "Service", "Value": svc}, {"Key": "Role", "Value": "primary"}],
+            )["DBInstance"]
+            self.created.append(f"db:{PRIMARY}:{db_id}")
+        return db
+
+    def replica(self, svc: str, source_arn: str) -> dict[str, Any]:
+        db_id = replica_id(svc)
+        db = self._describe(STANDBY, db_id)
+        if db is None:
+            db = self.client("rds", STANDBY).create_db_instance_read_replica(
+                DBInstanceIdentifier=db_id,
+                SourceDBInstanceIdentifier=source_arn,
+                SourceRegion=PRIMARY,
+                DBInstanceClass=REPLICA_CLASS,
+                DBSubnetGroupName=SUBNET_GROUP,
+                Tags=[*BASE_TAGS, {"Key": "Service", "Value": svc}, {"Key": "Role", "Value": "replica"}],
+            )["DBInstance"]
+            self.created.append(f"db:{STANDBY}:{db_id}")
+        return db
+
+    # --- CloudWatch ReplicaLag ---
+
+    def lags(self, seconds: float) -> dict[str, float]:
+        replicas = {replica_id(svc): float(seconds) for svc in SERVICES}
+        if not world_control_post(self.endpoint, "/_world/lag", {"region": STANDBY, "replicas": replicas}):
+            # Not our world (e.g. LocalStack): publish one datapoint each, through the API.
+            cw = self.client("cloudwatch", STANDBY)
+            cw.put_metric_data(
+                Namespace="AWS/RDS",
+                MetricData=[
+                    {
+                        "MetricName": "ReplicaLag",
+                        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": name}],
+                        "Value": value,
+                        "Unit": "Seconds",
+                    }
+                    for name, value in replicas.items()
+                ],
+            )
+        return replicas
+
+    # --- S3 ---
+
+    def bucket(self, name: str, region: str) -> None:
+        s3 = self.client("s3", region)
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": BASE_TAGS})
+            self.created.append(f"bucket:{region}:{name}")
+        if s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def crr_role(self) -> str:
+        iam = self.client("iam", PRIMARY)
+        try:
+            return iam.get_role(RoleName=CRR_ROLE)["Role"]["Arn"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }
+        arn = iam.create_role(RoleName=CRR_ROLE, AssumeRolePolicyDocument=json.dumps(trust), Tags=BASE_TAGS)["Role"]["Arn"]
+        self.created.append(f"iam-role:{CRR_ROLE}")
+        return arn
+
+    def media(self) -> dict[str, Any]:
+        self.bucket(MEDIA_BUCKET, PRIMARY)
+        self.bucket(MEDIA_REPLICA_BUCKET, STANDBY)
+        role_arn = self.crr_role()
+        rule = {
+            "ID": "crr-to-eu-west-2",
+            "Priority": 1,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "Destination": {"Bucket": f"arn:aws:s3:::{MEDIA_REPLICA_BUCKET}", "StorageClass": "STANDARD"},
+        }
+        s3 = self.client("s3", PRIMARY)
+        try:
+            current = s3.get_bucket_replication(Bucket=MEDIA_BUCKET)["ReplicationConfiguration"]
+        except ClientError:
+            current = None
+        if not current or current.get("Role") != role_arn or current.get("Rules", [{}])[0].get("ID") != rule["ID"]:
+            s3.put_bucket_replication(Bucket=MEDIA_BUCKET, ReplicationConfiguration={"Role": role_arn, "Rules": [rule]})
+            self.created.append(f"bucket-replication:{MEDIA_BUCKET}")
+        # The steady state CRR would have produced: every object in both buckets
+        # (moto's CRR copies nothing, so the seed writes the replica side itself).
+        for bucket, region in ((MEDIA_BUCKET, PRIMARY), (MEDIA_REPLICA_BUCKET, STANDBY)):
+            s3 = self.client("s3", region)
+            for key, data in MEDIA_OBJECTS.items():
+                etag = '"' + hashlib.md5(data).hexdigest() + '"'  # noqa: S324 - S3's ETag, not security
+                try:
+                    if s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:
+                        continue  # no new version on a re-run
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                        raise
+                s3.put_object(Bucket=bucket, Key=key, Body=data)
+                self.created.append(f"object:{bucket}/{key}")
+        return {
+            "primary_bucket": MEDIA_BUCKET,
+            "primary_region": PRIMARY,
+            "replica_bucket": MEDIA_REPLICA_BUCKET,
+            "replica_region": STANDBY,
+            "replication_role_arn": role_arn,
+            "replication_rule_id": rule["ID"],
+            "objects": sorted(MEDIA_OBJECTS),
+        }
+
+    # --- ELBv2 ---
+
+    def alb(self, region: str, subnet_ids: list[str]) -> dict[str, Any]:
+        elb = self.client("elbv2", region)
+        name = ALB_NAMES[region]
+        try:
+            lb = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "LoadBalancerNotFound":
+                raise
+            lb = elb.create_load_balancer(
+                Name=name, Subnets=subnet_ids, Scheme="internet-facing", Type="application",
+                IpAddressType="ipv4", Tags=BASE_TAGS,
+            )["LoadBalancers"][0]
+            self.created.append(f"alb:{region}:{name}")
+        return {
+            "name": name,
+            "arn": lb["LoadBalancerArn"],
+            "dns_name": lb["DNSName"],
+            "canonical_hosted_zone_id": lb["CanonicalHostedZoneId"],
+            "vpc_id": lb.get("VpcId"),
+        }
+
+    # --- Route 53 ---
+
+    def zone(self) -> str:
+        r53 = self.client("route53")
+        for zone in r53.list_hosted_zones_by_name(DNSName=ZONE)["HostedZones"]:
+            if zone["Name"] == ZONE + "." and not zone.get("Config", {}).get("PrivateZone"):
+                return zone["Id"].split("/")[-1]
+        zone = r53.create_hosted_zone(
+            Name=ZONE, CallerReference=f"lomash-wood-seed-{ZONE}",
+            HostedZoneConfig={"Comment": "Lomash Wood public zone", "PrivateZone": False},
+        )["HostedZone"]
+        self.created.append(f"hosted-zone:{ZONE}")
+        return zone["Id"].split("/")[-1]
+
+    def health_check(self, caller_reference: str, fqdn: str, path: str, interval: int) -> str:
+        r53 = self.client("route53")
+        for page in r53.get_paginator("list_health_checks").paginate():
+            for hc in page["HealthChecks"]:
+                if hc["CallerReference"] == caller_reference:
+                    return hc["Id"]
+        hc_id = r53.create_health_check(
+            CallerReference=caller_reference,
+            HealthCheckConfig={
+                "Type": "HTTPS", "FullyQualifiedDomainName": fqdn, "Port": 443, "ResourcePath": path,
+                "RequestInterval": interval, "FailureThreshold": 3, "EnableSNI": True,
+            },
+        )["HealthCheck"]["Id"]
+        r53.change_tags_for_resource(
+            ResourceType="healthcheck", ResourceId=hc_id,
+            AddTags=[{"Key": "Name", "Value": caller_reference}, *BASE_TAGS],
+        )
+        self.created.append(f"health-check:{caller_reference}")
+        return hc_id
+
+    def dns(self, albs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        zone_id = self.zone()
+        primary_dns = albs[PRIMARY]["dns_name"]
+        checks = {
+            "api_gateway": self.health_check("lomash-wood-api-gateway-eu-west-1", primary_dns, "/health", 10),
+            "auth": self.health_check("lomash-wood-auth-eu-west-1", primary_dns, "/v1/auth/health", 30),
+        }
+        records = {
+            "PRIMARY": {"Name": RECORD + ".", "Type": "CNAME", "SetIdentifier": PRIMARY, "Failover": "PRIMARY",
+                        "TTL": 60, "ResourceRecords": [{"Value": primary_dns}], "HealthCheckId": checks["api_gateway"]},
+            "SECONDARY": {"Name": RECORD + ".", "Type": "CNAME", "SetIdentifier": STANDBY, "Failover": "SECONDARY",
+                          "TTL": 60, "ResourceRecords": [{"Value": albs[STANDBY]["dns_name"]}]},
+        }
+        r53 = self.client("route53")
+        existing = r53.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=RECORD, StartRecordType="CNAME")
+        present = [r for r in existing["ResourceRecordSets"] if r["Name"] == RECORD + "."]
+        wanted = list(records.values())
+        if sorted(present, key=lambda r: r.get("SetIdentifier", "")) != sorted(wanted, key=lambda r: r["SetIdentifier"]):
+            r53.change_resource_record_sets(
+                HostedZoneId=zone_id,
+                ChangeBatch={"Comment": "lomash-wood seed", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": r} for r in wanted]},
+            )
+            self.created.append(f"record-sets:{RECORD}")
+        return {"zone_id": zone_id, "zone_name": ZONE, "record_name": RECORD, "ttl": 60,
+                "health_checks": checks, "records": records}
+
+    # --- all ---
+
+    def run(self, lag_seconds: float = 5) -> dict[str, Any]:
+        network = {region: self.vpc(region) for region in (PRIMARY, STANDBY)}
+        groups = {region: self.subnet_group(region, network[region]["subnet_ids"]) for region in (PRIMARY, STANDBY)}
+        primaries, replicas = {}, {}
+        for svc in SERVICES:
+            db = self.primary(svc)
+            primaries[svc] = _db_summary(db, PRIMARY)
+        for svc in SERVICES:
+            db = self.replica(svc, primaries[svc]["arn"])
+            replicas[svc] = _db_summary(db, STANDBY)
+        lags = self.lags(lag_seconds)
+        media = self.media()
+        albs = {region: self.alb(region, network[region]["subnet_ids"]) for region in (PRIMARY, STANDBY)}
+        dns = self.dns(albs)
+        return {
+            "endpoint": self.endpoint,
+            "primary_region": PRIMARY,
+            "standby_region": STANDBY,
+            "network": network,
+            "rds": {"subnet_groups": groups, "primaries": primaries, "replicas": replicas},
+            "cloudwatch": {"region": STANDBY, "namespace": "AWS/RDS", "metric": "ReplicaLag", "lag_seconds": lags},
+            "s3": media,
+            "elbv2": albs,
+            "route53": dns,
+            "created": self.created,
+        }
+
+
+def _db_summary(db: dict[str, Any], region: str) -> dict[str, Any]:
+    return {
+        "identifier": db["DBInstanceIdentifier"],
+        "arn": db["DBInstanceArn"],
+        "region": region,
+        "class": db["DBInstanceClass"],
+        "engine": db["Engine"],
+        "status": db["DBInstanceStatus"],
+        "endpoint": db.get("Endpoint", {}).get("Address"),
+        "port": db.get("Endpoint", {}).get("Port"),
+        "source": db.get("ReadReplicaSourceDBInstanceIdentifier"),
+    }
+
+
+def world_control_post(endpoint: str, path: str, payload: Any) -> Any:
+    """POST to the world's control API; None if the endpoint has no control API."""
+    req = urllib.request.Request(
+        endpoint.rstrip("/") + path, data=json.dumps(payload).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def seed(endpoint: str, lag_seconds: float = 5) -> dict[str, Any]:
+    """Create (or find) the production-shaped world at ``endpoint``; return what is there."""
+    return Seeder(endpoint).run(lag_seconds)
