@@ -21,7 +21,7 @@ description:
     promotion, so a later run recognises the instances it promoted and waits on a promotion in
     progress instead of promoting twice.
 author:
-  - Lomash Wood platform team
+  - Lomash Wood platform team (@lomashwood)
 options:
   db_instance_identifiers:
     description:

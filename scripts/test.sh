@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from nothing (CI runs exactly this through .ci/run):
+#   static checks: ansible-lint, ansible-test sanity, ansible-doc of every module;
+#   then inside a loopback-only network namespace, with the embedded AWS world running:
+#   pytest (units, the world's own tests, integration tests of every module and playbook)
+#   and molecule test --all (the playbook scenarios).
+#   scripts/test.sh [--fast]   --fast skips ansible-test sanity
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fast=false; [ "${1:-}" = --fast ] && fast=true
+scripts/setup.sh
+export PATH=$PWD/.venv/bin:$PATH ANSIBLE_CONFIG=$PWD/ansible.cfg
+t0=$(date +%s)
+section() { printf '\n==== %s (%s s)\n' "$1" "$(( $(date +%s) - t0 ))"; }
+
+section "ansible-doc renders every module"
+for m in plugins/modules/*.py; do
+    name=$(basename "$m" .py)
+    ansible-doc "lomashwood.multiregion.$name" >/dev/null
+    echo "ok $name"
+done
+
+section "ansible-lint (production profile)"
+ansible-lint -q
+
+if ! $fast; then
+    section "ansible-test sanity"
+    scripts/sanity.sh
+fi
+
+section "pytest and molecule, inside a loopback-only network namespace"
+scripts/in-netns.sh scripts/with-world.sh -- sh -c 'python -m pytest -q -ra && molecule test --all'
+section "all passed"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Start the embedded AWS world (moto + the project's realism layer) on 127.0.0.1, run a command
+# with AWS_ENDPOINT_URL and test credentials set, and stop the world when the command ends.
+#   scripts/with-world.sh [--seed] -- COMMAND...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+seed=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --seed) seed=true; shift ;;
+        --) shift; break ;;
+        *) break ;;
+    esac
+done
+[ "${LOMASHWOOD_IN_NETNS:-}" = 1 ] || { echo "with-world.sh: run me through scripts/in-netns.sh (loopback only)" >&2; exit 2; }
+
+RUN=$(mktemp -d /tmp/lmw.XXXXXX)
+pids=()
+stop() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$RUN"
+}
+trap stop EXIT
+
+export PATH=$ROOT/.venv/bin:$PATH
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export AWS_DEFAULT_REGION=eu-west-2
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg
+export LOMASHWOOD_RUN_DIR=$RUN
+
+python -m tests.world serve --endpoint-file "$RUN/aws.endpoint" >"$RUN/world.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$RUN/aws.endpoint" ] && break; sleep 0.1; done
+[ -s "$RUN/aws.endpoint" ] || { echo "the AWS world did not start:" >&2; cat "$RUN/world.log" >&2; exit 1; }
+AWS_ENDPOINT_URL=$(cat "$RUN/aws.endpoint")
+export AWS_ENDPOINT_URL
+echo "[world] AWS emulator at $AWS_ENDPOINT_URL"
+
+if $seed; then
+    python -m tests.world seed --endpoint "$AWS_ENDPOINT_URL" --out "$RUN/world.json" >/dev/null
+    echo "[world] seeded the production-shaped world"
+fi
+"$@"
