@@ -69,14 +69,15 @@ def run_concurrently(func, items, max_concurrency):
         return list(pool.map(call, items))
 
 
-def wait_for_batch(poll, names, is_done, timeout, interval, clock=time.monotonic, sleep=time.sleep, on_poll=None):
+def wait_for_batch(poll, names, is_done, timeout, interval, clock=time.monotonic, sleep=time.sleep, on_poll=None, start=None):
     """Wait until is_done(observed[name]) holds for every name.
 
     poll() returns {name: observed} for the whole batch in one go, and is called once per
-    interval. Returns (done, observed, elapsed) where done maps each name to the seconds it took;
-    raises BatchTimeout with the same partial data when timeout passes first.
+    interval. Returns (done, observed, elapsed) where done maps each name to the seconds it took
+    since start (by default, now); raises BatchTimeout with the same partial data when timeout
+    passes first.
     """
-    start = clock()
+    start = clock() if start is None else start
     pending = set(names)
     done = {}
     observed = {}

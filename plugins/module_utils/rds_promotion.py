@@ -307,9 +307,9 @@ def start_promotions(rds, actions, max_concurrency, is_error_code, backup_retent
     return {action.name: exc for action, _result, exc in run_concurrently(promote, todo, max_concurrency) if exc}
 
 
-def wait_for_promotions(rds, names, timeout, interval, clock=None, sleep=None, on_poll=None):
+def wait_for_promotions(rds, names, timeout, interval, clock=None, sleep=None, on_poll=None, start=None):
     """One DescribeDBInstances per interval for the whole batch until all are promoted."""
-    kwargs = {}
+    kwargs = {"start": start}
     if clock is not None:
         kwargs["clock"] = clock
     if sleep is not None:

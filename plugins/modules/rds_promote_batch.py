@@ -206,7 +206,7 @@ def run(module, rds, cloudwatch, counter):
         return _finish(result, plan, before, core.describe_instances(rds, names), {}, {}, started, counter)
 
     try:
-        done, after, _elapsed = core.wait_for_promotions(rds, names, params["wait_timeout"], params["poll_interval"])
+        done, after, _elapsed = core.wait_for_promotions(rds, names, params["wait_timeout"], params["poll_interval"], start=started)
     except BatchTimeout as timeout:
         result = _finish(result, plan, before, timeout.observed, timeout.done, {}, started, counter)
         result["pending"] = timeout.pending
