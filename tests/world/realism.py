@@ -17,6 +17,7 @@ moto is patched in place, once, by :func:`install` (done when the server starts)
   so a client killed mid-wait that comes back later finds the promotion done.
   Completion touches the source's backend in-process, so it works while the
   source region is "down" (outages are simulated at the HTTP layer only).
+* gp3 instances describe with their baseline ``Iops``/``StorageThroughput``.
 * CloudWatch ``AWS/RDS ReplicaLag`` is published for replicas whose lag was set,
   refreshed every ``lag_publish_seconds`` (lazily, on CloudWatch calls) like RDS
   publishes it every minute, and no longer once the instance stopped being a replica.
@@ -258,6 +259,39 @@ def _remove_replica(self: Any, replica: Any) -> None:
             self.replicas.remove(ref)
 
 
+def _gp3_baseline(db: Any) -> tuple[int, int] | None:
+    """(IOPS, MiB/s) RDS reports for gp3 storage without explicit values; None if not gp3.
+
+    Real RDS always describes gp3 instances with Iops and StorageThroughput (the
+    baseline: 3000/125 below 400 GiB, 12000/500 from 400 GiB); moto leaves both
+    out and amazon.aws.rds_instance then fails with KeyError 'StorageThroughput'.
+    (getattr: these are read while moto's __init__ is still setting attributes.)
+    """
+    if getattr(db, "_storage_type", None) != "gp3":
+        return None
+    return (3000, 125) if (getattr(db, "_allocated_storage", 0) or 0) < 400 else (12000, 500)
+
+
+def _patch_gp3(db_class: Any) -> None:
+    throughput = db_class.storage_throughput  # moto's property
+
+    def get_throughput(self: Any) -> int | None:
+        value = throughput.fget(self)
+        baseline = _gp3_baseline(self)
+        return value if value or baseline is None else baseline[1]
+
+    def get_iops(self: Any) -> Any:
+        value = self.__dict__.get("_world_iops")
+        baseline = _gp3_baseline(self)
+        return value if value or baseline is None else baseline[0]
+
+    def set_iops(self: Any, value: Any) -> None:
+        self.__dict__["_world_iops"] = value
+
+    db_class.storage_throughput = property(get_throughput, throughput.fset)
+    db_class.iops = property(get_iops, set_iops)
+
+
 def pending_promotions() -> list[dict[str, Any]]:
     with STATE.lock:
         now = time.monotonic()
@@ -388,6 +422,7 @@ def install() -> None:
 
     DBInstance.status_infos = property(_status_infos)
     DBInstance.remove_replica = _remove_replica
+    _patch_gp3(DBInstance)
     RDSBackend.promote_read_replica = _promote_read_replica
     RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica(
         RDSBackend.create_db_instance_read_replica
