@@ -12,11 +12,20 @@ from botocore.config import Config
 from . import seed as _seed
 
 REPLICA_REGION = _seed.STANDBY
+_SESSION: boto3.session.Session | None = None
+
+
+def _session() -> boto3.session.Session:
+    global _SESSION
+    if _SESSION is None:  # one session, so botocore loads each service model once
+        _SESSION = boto3.session.Session()
+    return _SESSION
 
 
 class World:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self._clients: dict[tuple[str, str, int | None], Any] = {}
 
     # --- control API ---
 
@@ -89,12 +98,18 @@ class World:
         return _seed.seed(self.endpoint, lag_seconds)
 
     def client(self, service: str, region: str = "eu-west-1", retries: int | None = None) -> Any:
-        """A boto3 client for this world (credentials "testing"); retries=0 disables retrying."""
-        config = Config(retries={"mode": "standard", "total_max_attempts": 1 + retries}) if retries is not None else None
-        return boto3.session.Session().client(
-            service, region_name=region, endpoint_url=self.endpoint,
-            aws_access_key_id="testing", aws_secret_access_key="testing", config=config,
-        )
+        """A boto3 client for this world (credentials "testing"); retries=0 disables retrying.
+
+        Clients are cached (creating one costs ~0.3 s of model loading).
+        """
+        key = (service, region, retries)
+        if key not in self._clients:
+            config = Config(retries={"mode": "standard", "total_max_attempts": 1 + retries}) if retries is not None else None
+            self._clients[key] = _session().client(
+                service, region_name=region, endpoint_url=self.endpoint,
+                aws_access_key_id="testing", aws_secret_access_key="testing", config=config,
+            )
+        return self._clients[key]
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (ansible, aws cli) to use this world and nothing else."""
