@@ -99,6 +99,12 @@ class WorldState:
             self.lags: dict[tuple[str, str], dict[str, float]] = {}
             self.reset_calls()
 
+    def forget_resources(self) -> None:
+        """Drop state tied to moto resources (after a bare POST /moto-api/reset)."""
+        with self.lock:
+            self.promotions.clear()
+            self.lags.clear()
+
     def reset_calls(self) -> None:
         with self.lock:
             self.calls: dict[str, int] = {}

@@ -45,6 +45,8 @@ class WorldApp:
             return self.control(environ, start_response)
         realism.settle()
         if path.startswith("/moto-api") or path == "/favicon.ico":
+            if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+                STATE.forget_resources()  # the instances they refer to are gone; config stays
             return self.app(environ, start_response)
 
         call = identify(environ)
