@@ -104,7 +104,9 @@ make_pid=$!
 while kill -0 "$make_pid" 2>/dev/null; do
   for _ in $(seq 30); do kill -0 "$make_pid" 2>/dev/null || break; sleep 1; done
   kill -0 "$make_pid" 2>/dev/null || break
-  say "  building... $(($(date +%s) - make_start)) s: $(tail -n 1 "$WORK/make.log" | cut -c1-100)"
+  # go build is silent while compiling: the size of its cache shows that it is moving.
+  done_bins=$(find "$SRC/_output" -type f -perm -u+x -name 'kube-*' 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')
+  say "  building... $(($(date +%s) - make_start)) s, go cache $(du -sm "$GOCACHE" 2>/dev/null | cut -f1) MB, done: ${done_bins:-none} ($(tail -n 1 "$WORK/make.log" | cut -c1-60 | sed 's/^ *//'))"
 done
 if ! wait "$make_pid"; then
   tail -n 40 "$WORK/make.log"
@@ -131,8 +133,8 @@ secs=$(($(date +%s) - start))
 {
   echo "built $(date -u +%FT%TZ) from $(basename "$SRC") in ${secs} s (go build $(($(date +%s) - make_start)) s) on $(nproc) cores"
   "$BIN/kube-apiserver" --version
-  "$BIN/etcd" --version | head -1
-  [[ -x "$BIN/kubectl" ]] && "$BIN/kubectl" version --client --short 2>/dev/null || true
+  "$BIN/etcd" --version | sed -n 1p   # sed reads to the end: no SIGPIPE under pipefail
+  if [[ -x "$BIN/kubectl" ]]; then "$BIN/kubectl" version --client --short 2>/dev/null || true; fi
 } >"$CACHE/build-info.txt"
 say "done in ${secs} s; deleting the build tree"
 cat "$CACHE/build-info.txt"

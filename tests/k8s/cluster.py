@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -27,7 +28,6 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -163,23 +163,43 @@ def _tail(path: str, n: int = 15) -> str:
 
 
 class _Api:
-    """Just enough HTTPS to wait on an apiserver without importing the kubernetes client."""
+    """Just enough HTTPS to drive an apiserver without importing the kubernetes client.
+
+    One kept-alive connection (not thread-safe): a TLS handshake per call would cost more than
+    the call.
+    """
 
     def __init__(self, server: str, ca_file: str, token: str):
         self.server, self.token = server, token
         self.ctx = ssl.create_default_context(cafile=ca_file)
+        u = urllib.parse.urlsplit(server)
+        self.host, self.port = u.hostname, u.port
+        self.conn: http.client.HTTPSConnection | None = None
 
     def request(self, method: str, path: str, body: dict | None = None,
                 content_type: str = "application/json", timeout: float = 5) -> tuple[int, dict | str]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.server + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Accept": "application/json",
-            "Content-Type": content_type})
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as r:
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
+                   "Content-Type": content_type}
+        for attempt in (1, 2):
+            # Retry once, and only on a reused connection: the server may have closed it idle.
+            reused = self.conn is not None
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
+                                                        timeout=timeout)
+            try:
+                self.conn.timeout = timeout
+                if self.conn.sock:
+                    self.conn.sock.settimeout(timeout)
+                self.conn.request(method, path, data, headers)
+                r = self.conn.getresponse()
                 code, raw = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            code, raw = e.code, e.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2 or not reused:
+                    raise
         try:
             return code, json.loads(raw)
         except ValueError:
@@ -418,30 +438,25 @@ def stop(run_dir: str | os.PathLike, quiet: bool = False) -> list[str]:
     info = _load(run_dir)
     if not info:
         return []
-    # Simulators first (so they do not log errors about a vanished apiserver), etcd last.
-    order = {"nodesim": 0, "kube-scheduler": 1, "kube-controller-manager": 1,
-             "kube-apiserver": 2, "etcd": 3}
     running = [(r, p) for r, reg in info.get("regions", {}).items()
                for p in reg.get("processes", {}).values() if _alive(p)]
-    running.sort(key=lambda rp: order.get(rp[1]["name"], 1))
-    for _, p in running:
-        _signal_group(p, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE
-    while time.monotonic() < deadline and any(_alive(p) for _, p in running):
-        _reap()
-        time.sleep(0.05)
-    for _, p in running:
-        _signal_group(p, signal.SIGKILL)
+    # etcd last, so the apiservers do not spend their shutdown retrying a vanished etcd.
+    for phase in ([p for _, p in running if p["name"] != "etcd"],
+                  [p for _, p in running if p["name"] == "etcd"]):
+        for p in phase:
+            _signal_group(p, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while time.monotonic() < deadline and any(_alive(p) for p in phase):
+            _reap()
+            time.sleep(0.02)
+        for p in phase:
+            _signal_group(p, signal.SIGKILL)
     # SIGKILL also the rest of each group (children that outlived their leader).
     for p in _all_procs(info):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if _group_is_ours(p):
                 os.killpg(p["pgid"], signal.SIGKILL)
-    for _ in range(50):
-        _reap()
-        if not any(_alive(p) for _, p in running):
-            break
-        time.sleep(0.02)
+    _reap()
     names = [f"{r}/{p['name']}" for r, p in running]
     _state_path(run_dir).unlink(missing_ok=True)
     if not quiet:
