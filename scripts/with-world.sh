@@ -29,7 +29,7 @@ export PATH=$ROOT/.venv/bin:$PATH
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 export AWS_DEFAULT_REGION=eu-west-2
-export ANSIBLE_CONFIG=$ROOT/ansible.cfg
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg ANSIBLE_PYTHON_INTERPRETER=$ROOT/.venv/bin/python
 export LOMASHWOOD_RUN_DIR=$RUN
 
 python -m tests.world serve --endpoint-file "$RUN/aws.endpoint" >"$RUN/world.log" 2>&1 &

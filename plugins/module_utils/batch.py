@@ -100,7 +100,8 @@ def wait_for_batch(poll, names, is_done, timeout, interval, clock=time.monotonic
 class ApiCallCounter:
     """Counts AWS API operations made through botocore clients, by operation name.
 
-    Hooks botocore's before-call event, so every attempt counts, retries included.
+    Hooks botocore's before-send event, which fires once per HTTP attempt, so botocore's own
+    retries and AWSRetry's count too.
     """
 
     def __init__(self):
@@ -108,12 +109,12 @@ class ApiCallCounter:
         self._counts = Counter()
 
     def attach(self, client):
-        client.meta.events.register("before-call.*.*", self._count)
+        client.meta.events.register("before-send.*.*", self._count)
         return client
 
-    def _count(self, model=None, **kwargs):
+    def _count(self, event_name="before-send.unknown.unknown", **kwargs):
         with self._lock:
-            self._counts[model.name if model is not None else "unknown"] += 1
+            self._counts[event_name.rsplit(".", 1)[-1]] += 1
 
     def add(self, operation, count=1):
         with self._lock:

@@ -97,11 +97,7 @@ def test_run_concurrently_is_bounded():
 def test_api_call_counter_counts_by_operation():
     counter = ApiCallCounter()
 
-    class Model:
-        def __init__(self, name):
-            self.name = name
-
-    counter._count(model=Model("DescribeDBInstances"))
-    counter._count(model=Model("DescribeDBInstances"))
+    counter._count(event_name="before-send.rds.DescribeDBInstances", request=None)
+    counter._count(event_name="before-send.rds.DescribeDBInstances", request=None)
     counter.add("PromoteReadReplica", 3)
     assert counter.as_dict() == {"DescribeDBInstances": 2, "PromoteReadReplica": 3}
