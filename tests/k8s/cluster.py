@@ -22,6 +22,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
@@ -273,15 +274,21 @@ def start(run_dir: str | os.PathLike, regions=REGIONS, nodes: int = 3, pod_start
     bins = bin_dir()
     say = (lambda m: print(f"[cluster {time.monotonic() - t0:5.1f}s] {m}", flush=True)) if verbose \
         else (lambda m: None)
-    info: dict = {"run_dir": str(run_dir), "kubeconfig": str(run_dir / "kubeconfig"),
-                  "regions": {}}
-    try:
-        _start(run_dir, list(regions), bins, nodes, pod_start_delay, hold or [], nodesim,
-               info, deadline, say)
-    except BaseException:
-        say("start failed; stopping what was started")
-        stop(run_dir, quiet=True)
-        raise
+    for attempt in (1, 2):
+        info: dict = {"run_dir": str(run_dir), "kubeconfig": str(run_dir / "kubeconfig"),
+                      "regions": {}}
+        try:
+            _start(run_dir, list(regions), bins, nodes, pod_start_delay, hold or [], nodesim,
+                   info, deadline, say)
+            break
+        except BaseException as e:
+            say("start failed; stopping what was started")
+            stop(run_dir, quiet=True)
+            # A "free" port can be taken by someone else before our server binds it: retry once.
+            if attempt == 1 and isinstance(e, ClusterError) and "address already in use" in str(e):
+                say("a port was taken meanwhile; retrying with new ports")
+                continue
+            raise
     info["started_seconds"] = round(time.monotonic() - t0, 2)
     _save(run_dir, info)
     say(f"ready in {info['started_seconds']} s; export KUBECONFIG={info['kubeconfig']}")
@@ -291,13 +298,14 @@ def start(run_dir: str | os.PathLike, regions=REGIONS, nodes: int = 3, pod_start
 def _start(run_dir, regions, bins, nodes, pod_start_delay, hold, nodesim, info, deadline, say):
     # Each phase is started for every region before waiting, so the regions boot in parallel.
     apis = {}
+    ports = iter(_free_ports(3 * len(regions)))  # chosen together, so all distinct
     for region in regions:
         rdir = run_dir / region
         if rdir.exists():
-            subprocess.run(["rm", "-rf", str(rdir)], check=True)
+            shutil.rmtree(rdir)
         (rdir / "logs").mkdir(parents=True)
         _make_pki(rdir / "pki", region)
-        etcd_port, peer_port, api_port = _free_ports(3)
+        etcd_port, peer_port, api_port = next(ports), next(ports), next(ports)
         token = secrets.token_hex(16)
         _write_private(rdir / "pki/tokens.csv", f'{token},admin,admin,"system:masters"\n')
         server = f"https://127.0.0.1:{api_port}"
@@ -445,6 +453,7 @@ def stop(run_dir: str | os.PathLike, quiet: bool = False) -> list[str]:
                   [p for _, p in running if p["name"] == "etcd"]):
         for p in phase:
             _signal_group(p, signal.SIGTERM)
+            _signal_group(p, signal.SIGCONT)  # a stopped (frozen) process must see the TERM
         deadline = time.monotonic() + STOP_GRACE
         while time.monotonic() < deadline and any(_alive(p) for p in phase):
             _reap()

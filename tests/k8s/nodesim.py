@@ -160,11 +160,13 @@ class Simulator:
         self.due: list[tuple[float, str]] = []    # heap of (monotonic due time, uid)
         self.ip_next = {n: 0 for n in nodes}
         self.workers = ThreadPoolExecutor(8, thread_name_prefix="patch")
+        self.since = now()
 
     # --- nodes ----------------------------------------------------------------------------------
 
     def node_status(self) -> dict:
         t = now()
+        since = self.since  # conditions have not changed since registration
         cond = [("Ready", "True", "KubeletReady", "kubelet is posting ready status (simulated)"),
                 ("MemoryPressure", "False", "KubeletHasSufficientMemory", "simulated"),
                 ("DiskPressure", "False", "KubeletHasNoDiskPressure", "simulated"),
@@ -173,7 +175,7 @@ class Simulator:
                "ephemeral-storage": "100Gi"}
         return {"capacity": res, "allocatable": res,
                 "conditions": [{"type": c, "status": s, "reason": r, "message": m,
-                                "lastHeartbeatTime": t, "lastTransitionTime": t}
+                                "lastHeartbeatTime": t, "lastTransitionTime": since}
                                for c, s, r, m in cond],
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
                 "nodeInfo": {"machineID": "nodesim", "systemUUID": "nodesim", "bootID": "nodesim",
@@ -408,10 +410,13 @@ class Simulator:
                 self.lock.notify()
 
     def delete_pod(self, ns: str, name: str, uid: str) -> None:
-        code, resp = self.kube.request(
-            "DELETE", f"/api/v1/namespaces/{ns}/pods/{name}",
-            {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
-             "preconditions": {"uid": uid}})
+        try:
+            code, resp = self.kube.request(
+                "DELETE", f"/api/v1/namespaces/{ns}/pods/{name}",
+                {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                 "preconditions": {"uid": uid}})
+        except Exception as e:  # noqa: BLE001
+            code, resp = 0, {"message": f"{type(e).__name__}: {e}"}
         if code not in (200, 202, 404, 409):
             log(f"delete pod {ns}/{name}: {code} {resp.get('message')}")
             with self.lock:
