@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Start the embedded AWS world (moto + the project's realism layer) on 127.0.0.1, run a command
-# with AWS_ENDPOINT_URL and test credentials set, and stop the world when the command ends.
-#   scripts/with-world.sh [--seed] -- COMMAND...
+# Start the embedded world on 127.0.0.1: the AWS emulator (moto + the project's realism layer)
+# and, with --k8s, the two Kubernetes control planes (eu-west-1, eu-west-2) with simulated nodes;
+# run a command with AWS_ENDPOINT_URL, test credentials and KUBECONFIG set; stop it all after.
+#   scripts/with-world.sh [--seed] [--k8s] -- COMMAND...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 seed=false
+k8s=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --seed) seed=true; shift ;;
+        --k8s) k8s=true; shift ;;
         --) shift; break ;;
         *) break ;;
     esac
@@ -19,6 +22,7 @@ RUN=$(mktemp -d /tmp/lmw.XXXXXX)
 pids=()
 stop() {
     local p
+    if [ -f "$RUN/k8s/cluster.json" ]; then python -m tests.k8s.cluster stop --run-dir "$RUN/k8s" >/dev/null 2>&1 || true; fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$RUN"
@@ -40,8 +44,18 @@ AWS_ENDPOINT_URL=$(cat "$RUN/aws.endpoint")
 export AWS_ENDPOINT_URL
 echo "[world] AWS emulator at $AWS_ENDPOINT_URL"
 
+if $k8s; then
+    python -m tests.k8s.cluster start --run-dir "$RUN/k8s" >"$RUN/k8s-start.log" 2>&1 \
+        || { echo "the Kubernetes control planes did not start:" >&2; tail -n 30 "$RUN/k8s-start.log" >&2; exit 1; }
+    export KUBECONFIG=$RUN/k8s/kubeconfig
+    echo "[world] Kubernetes eu-west-1 and eu-west-2 up (KUBECONFIG=$KUBECONFIG)"
+fi
+
 if $seed; then
     python -m tests.world seed --endpoint "$AWS_ENDPOINT_URL" --out "$RUN/world.json" >/dev/null
+    if $k8s; then
+        python -m tests.k8s.seed --kubeconfig "$KUBECONFIG" --world "$RUN/world.json" >/dev/null
+    fi
     echo "[world] seeded the production-shaped world"
 fi
 "$@"
