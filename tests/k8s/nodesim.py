@@ -443,7 +443,10 @@ class Simulator:
         if ready_file:
             with open(ready_file, "w") as f:
                 json.dump({"nodes": self.nodes, "seconds": round(time.monotonic() - t0, 2)}, f)
-        self.stop.wait()
+        # Wake up now and then: a signal delivered to another thread is only handled when the
+        # main thread runs Python code, and a bare wait() may block forever.
+        while not self.stop.wait(0.5):
+            pass
 
 
 def main(argv=None) -> int:
