@@ -3,6 +3,11 @@
 Every resource is looked up first and created only when missing, so a second run
 creates nothing and reports the same world. Names are the production ones.
 
+EKS: one cluster per region (`lomash-wood-eu-west-1`, `lomash-wood-eu-west-2`, named like the
+kube contexts of tests/k8s) with a managed node group `lomash-wood-workers`: desired 3 in the
+primary region, 1 (its resting size; min 1, max 6) in the standby. A re-seed puts a resized
+node group back to its resting size. The Kubernetes side is seeded by tests/k8s/seed.py.
+
 Choice (documented for the DNS work): the SECONDARY failover record has no health
 check. That is Route 53's recommended active-passive shape: a secondary without a
 health check is always considered healthy, so traffic always has somewhere to go.
@@ -35,6 +40,15 @@ MEDIA_REPLICA_BUCKET = "lomash-wood-media-prod-replica"
 CRR_ROLE = "lomash-wood-s3-crr"
 ALB_NAMES = {PRIMARY: "lomash-wood-alb-euw1", STANDBY: "lomash-wood-alb-euw2"}
 VPC_CIDRS = {PRIMARY: "10.10", STANDBY: "10.20"}
+EKS_CLUSTERS = {PRIMARY: "lomash-wood-eu-west-1", STANDBY: "lomash-wood-eu-west-2"}
+EKS_VERSION = "1.29"
+EKS_CLUSTER_ROLE = "lomash-wood-eks-cluster"
+EKS_NODE_ROLE = "lomash-wood-eks-nodes"
+NODEGROUP = "lomash-wood-workers"
+# The primary runs the platform (3 workers); the standby rests at one node and is scaled up on
+# failover (eks_scale_services node_group), never above maxSize.
+NODEGROUP_SCALING = {PRIMARY: {"minSize": 1, "maxSize": 6, "desiredSize": 3},
+                     STANDBY: {"minSize": 1, "maxSize": 6, "desiredSize": 1}}
 ZONE = "lomashwood.com"
 RECORD = "api.lomashwood.com"
 BASE_TAGS = [{"Key": "Project", "Value": "lomash-wood"}, {"Key": "Environment", "Value": "prod"}]
@@ -223,6 +237,68 @@ class Seeder:
         self.created.append(f"iam-role:{CRR_ROLE}")
         return arn
 
+    # --- EKS ---
+
+    def service_role(self, name: str, principal: str) -> str:
+        # moto does not load AWS-managed policies, so the roles carry only their trust policy.
+        iam = self.client("iam", PRIMARY)
+        try:
+            return iam.get_role(RoleName=name)["Role"]["Arn"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
+        }
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=BASE_TAGS)["Role"]["Arn"]
+        self.created.append(f"iam-role:{name}")
+        return arn
+
+    def eks(self, region: str, subnet_ids: list[str], cluster_role: str, node_role: str) -> dict[str, Any]:
+        """The region's EKS cluster and its managed node group, at the resting size."""
+        eks = self.client("eks", region)
+        name = EKS_CLUSTERS[region]
+        tags = {t["Key"]: t["Value"] for t in BASE_TAGS}
+        try:
+            cluster = eks.describe_cluster(name=name)["cluster"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            cluster = eks.create_cluster(
+                name=name, version=EKS_VERSION, roleArn=cluster_role,
+                resourcesVpcConfig={"subnetIds": subnet_ids, "endpointPublicAccess": True, "endpointPrivateAccess": True},
+                tags=tags,
+            )["cluster"]
+            self.created.append(f"eks-cluster:{region}:{name}")
+        scaling = NODEGROUP_SCALING[region]
+        try:
+            group = eks.describe_nodegroup(clusterName=name, nodegroupName=NODEGROUP)["nodegroup"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            group = eks.create_nodegroup(
+                clusterName=name, nodegroupName=NODEGROUP, scalingConfig=scaling, subnets=subnet_ids,
+                nodeRole=node_role, instanceTypes=["m6i.large"], capacityType="ON_DEMAND",
+                labels={"lomash-wood/pool": "workers"}, tags=tags,
+            )["nodegroup"]
+            self.created.append(f"eks-nodegroup:{region}:{name}/{NODEGROUP}")
+        if group["scalingConfig"] != scaling:  # back to the resting size
+            eks.update_nodegroup_config(clusterName=name, nodegroupName=NODEGROUP, scalingConfig=scaling)
+            group = eks.describe_nodegroup(clusterName=name, nodegroupName=NODEGROUP)["nodegroup"]
+            self.created.append(f"eks-nodegroup-scaling:{region}:{name}/{NODEGROUP}")
+        return {
+            "name": name,
+            "arn": cluster["arn"],
+            "version": cluster.get("version"),
+            "context": name,  # the kube context name in the kubeconfig (tests/k8s)
+            "nodegroup": {
+                "name": NODEGROUP,
+                "arn": group["nodegroupArn"],
+                "scaling": {k: group["scalingConfig"][k] for k in ("minSize", "maxSize", "desiredSize")},
+            },
+        }
+
     def media(self) -> dict[str, Any]:
         self.bucket(MEDIA_BUCKET, PRIMARY)
         self.bucket(MEDIA_REPLICA_BUCKET, STANDBY)
@@ -366,6 +442,10 @@ class Seeder:
         media = self.media()
         albs = {region: self.alb(region, network[region]["subnet_ids"]) for region in (PRIMARY, STANDBY)}
         dns = self.dns(albs)
+        cluster_role = self.service_role(EKS_CLUSTER_ROLE, "eks.amazonaws.com")
+        node_role = self.service_role(EKS_NODE_ROLE, "ec2.amazonaws.com")
+        eks = {region: self.eks(region, network[region]["subnet_ids"], cluster_role, node_role)
+               for region in (PRIMARY, STANDBY)}
         return {
             "endpoint": self.endpoint,
             "primary_region": PRIMARY,
@@ -376,6 +456,7 @@ class Seeder:
             "s3": media,
             "elbv2": albs,
             "route53": dns,
+            "eks": eks,
             "created": self.created,
         }
 
