@@ -119,6 +119,7 @@ def main() -> int:
 
     t0 = time.monotonic()
     info = cluster.start(a.run_dir)
+    procs_all = cluster._all_procs(info)
     fig("start both regions (etcd, apiserver, controller-manager, scheduler, 3 sim nodes each)",
         f"{time.monotonic() - t0:.1f} s")
     try:
@@ -186,16 +187,19 @@ def main() -> int:
                                   "deployment/api-gateway", "--timeout=20s"],
                                  capture_output=True, text=True)
             fig("kubectl rollout status", f"rc={out.returncode} {out.stdout.strip()[-60:]}")
-        pids = [p["pid"] for p in cluster._all_procs(info)]
     finally:
         t = time.monotonic()
         cluster.stop(a.run_dir)
         fig("stop", f"{time.monotonic() - t:.2f} s")
-    left = [p for p in pids if os.path.exists(f"/proc/{p}")]
-    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    stray = [ln for ln in ps.splitlines() if any(b in ln for b in (
-        "bin/etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim.py"))]
+    # Living processes of ours (a zombie awaiting its reaper does not count), and any process
+    # whose command line names our run dir (other people's clusters may be running).
+    left = [p for p in procs_all if cluster._alive(p)]
+    ps = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
+    stray = [ln for ln in ps.splitlines()
+             if a.run_dir in ln and " Z" not in ln and int(ln.split()[0]) != os.getpid()]
     fig("processes left after stop", f"{len(left)} (ps matches: {len(stray)})")
+    for ln in stray:
+        print("  left:", ln)
     cluster.stop(a.run_dir)  # a second stop is a no-op
 
     print("\n| measurement | figure |\n|---|---|")
