@@ -145,6 +145,11 @@ plan:
   type: list
   elements: dict
   sample: [{"name": "lomash-auth-prod-replica", "action": "promote", "lag_seconds": 4.0}]
+polls:
+  description: How many times the batch was polled while waiting (one C(DescribeDBInstances) per 100 replicas each).
+  returned: always
+  type: int
+  sample: 9
 pending:
   description: Replicas not promoted when the wait timed out.
   returned: on timeout
@@ -205,8 +210,13 @@ def run(module, rds, cloudwatch, counter):
     if not params["wait"]:
         return _finish(result, plan, before, core.describe_instances(rds, names), {}, {}, started, counter)
 
+    def count_poll(*_progress):
+        result["polls"] += 1
+
+    result["polls"] = 0
     try:
-        done, after, _elapsed = core.wait_for_promotions(rds, names, params["wait_timeout"], params["poll_interval"], start=started)
+        done, after, _elapsed = core.wait_for_promotions(rds, names, params["wait_timeout"], params["poll_interval"],
+                                                         start=started, on_poll=count_poll)
     except BatchTimeout as timeout:
         result = _finish(result, plan, before, timeout.observed, timeout.done, {}, started, counter)
         result["pending"] = timeout.pending
@@ -247,6 +257,7 @@ def _finish(result, plan, before, after, done, failures, started, counter, check
         if action.name in failures:
             entry["error"] = str(failures[action.name])
         results.append(entry)
+    result.setdefault("polls", 0)
     result.update(
         results=results,
         elapsed_seconds=round(time.monotonic() - started, 2),
