@@ -105,7 +105,7 @@ while kill -0 "$make_pid" 2>/dev/null; do
   for _ in $(seq 30); do kill -0 "$make_pid" 2>/dev/null || break; sleep 1; done
   kill -0 "$make_pid" 2>/dev/null || break
   # go build is silent while compiling: the size of its cache shows that it is moving.
-  done_bins=$(find "$SRC/_output" -type f -perm -u+x -name 'kube-*' 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')
+  done_bins=$(find "$SRC/_output" -type f -perm -u+x -name 'kube-*' 2>/dev/null | xargs -rn1 basename | tr '\n' ' ' || true)
   say "  building... $(($(date +%s) - make_start)) s, go cache $(du -sm "$GOCACHE" 2>/dev/null | cut -f1) MB, done: ${done_bins:-none} ($(tail -n 1 "$WORK/make.log" | cut -c1-60 | sed 's/^ *//'))"
 done
 if ! wait "$make_pid"; then
