@@ -1,0 +1,415 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The core of eks_scale_services: observe deployments, plan scaling and restarts, apply, wait.
+
+Planning is pure (request + observed deployments -> plan or BatchError), and so is the readiness
+predicate. Observing, applying and waiting take an API object with the typed client's method
+names (_k8s_client.KubeApi: the kubernetes client's ApiClient, every call counted) and work on
+plain API dicts: one list of the
+namespace's deployments serves a whole poll, whatever the batch size.
+
+Writes are compare-and-set: a scale or restart carries the resourceVersion the plan was made
+from; when the deployment changed meanwhile (409), it is read again and the write retried only if
+its replicas are still what the plan saw. A restart can carry a key (an annotation on the pod
+template), so a run that was killed after restarting recognises its own restart and waits for it
+instead of restarting again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .batch import BatchError, duplicates, run_concurrently, wait_for_batch
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` writes
+RESTART_KEY = "multiregion.lomashwood.com/restart-key"
+MERGE_PATCH = "application/merge-patch+json"
+LIST_PAGE = 500
+CAS_ATTEMPTS = 5
+# Deployment names are DNS-1123 subdomains; namespaces DNS-1123 labels.
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MUTATING_PREFIXES = ("create_", "patch_", "replace_", "delete_", "update_")
+
+
+def mutating_calls(api_calls):
+    """The mutating operations among counted API calls (zero in check mode and on a rerun)."""
+    return {op: n for op, n in api_calls.items() if op.startswith(MUTATING_PREFIXES) and n}
+
+
+# ---- observed state ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Deployment:
+    """One Deployment as the API reports it, reduced to what planning and waiting need."""
+
+    name: str
+    replicas: int  # spec.replicas: what it should run
+    generation: int = 1
+    observed_generation: int = 0
+    status_replicas: int = 0  # pods of every ReplicaSet, old ones included
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    unavailable: int = 0
+    resource_version: str = ""
+    annotations: dict = field(default_factory=dict)  # the pod template's
+    progress_reason: str | None = None  # the Progressing condition's reason
+
+    @classmethod
+    def from_api(cls, obj):
+        meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+        template_meta = (spec.get("template") or {}).get("metadata") or {}
+        progressing = [c for c in status.get("conditions") or [] if c.get("type") == "Progressing"]
+        return cls(
+            name=meta["name"],
+            replicas=int(spec.get("replicas", 1)),  # the API defaults an unset spec.replicas to 1
+            generation=int(meta.get("generation") or 0),
+            observed_generation=int(status.get("observedGeneration") or 0),
+            status_replicas=int(status.get("replicas") or 0),
+            updated=int(status.get("updatedReplicas") or 0),
+            ready=int(status.get("readyReplicas") or 0),
+            available=int(status.get("availableReplicas") or 0),
+            unavailable=int(status.get("unavailableReplicas") or 0),
+            resource_version=meta.get("resourceVersion") or "",
+            annotations=dict(template_meta.get("annotations") or {}),
+            progress_reason=progressing[0].get("reason") if progressing else None,
+        )
+
+    @property
+    def restarted_at(self):
+        return self.annotations.get(RESTARTED_AT)
+
+    @property
+    def restart_key(self):
+        return self.annotations.get(RESTART_KEY)
+
+    def summary(self):
+        return {"replicas": self.replicas, "ready_replicas": self.ready, "available_replicas": self.available,
+                "updated_replicas": self.updated, "restarted_at": self.restarted_at}
+
+
+def rolled_out(dep, replicas=None):
+    """The readiness predicate, as `kubectl rollout status` means it, for a given size.
+
+    The controller has seen the latest spec (observedGeneration), and every replica is updated,
+    ready and available, with no old pod left over (status.replicas counts the old ReplicaSets'
+    pods too, so a restart is not done while they linger). For 0: no replica reported at all.
+    """
+    if dep is None:
+        return False
+    want = dep.replicas if replicas is None else replicas
+    return (dep.replicas == want
+            and dep.observed_generation >= dep.generation
+            and dep.status_replicas == want
+            and dep.updated == want
+            and dep.ready == want
+            and dep.available == want
+            and dep.unavailable == 0)
+
+
+def progress(dep):
+    """'ready 1/3, available 1/3, updated 3/3' (+ the Progressing reason when it is not plain)."""
+    if dep is None:
+        return "not found"
+    text = "ready %d/%d, available %d/%d, updated %d/%d" % (dep.ready, dep.replicas, dep.available, dep.replicas,
+                                                            dep.updated, dep.replicas)
+    if dep.observed_generation < dep.generation:
+        text += ", change not yet observed by the controller"
+    elif dep.status_replicas > dep.replicas:
+        text += ", %d old pod(s) still running" % (dep.status_replicas - dep.replicas)
+    if dep.progress_reason not in (None, "NewReplicaSetAvailable", "ReplicaSetUpdated", "NewReplicaSetCreated",
+                                   "FoundNewReplicaSet"):
+        text += ", %s" % dep.progress_reason
+    return text
+
+
+# ---- request ----------------------------------------------------------------------------------
+
+def _replica_count(value, what):
+    """An int >= 0 from an int or a digit string (templated values arrive as strings)."""
+    if isinstance(value, bool):
+        raise ValueError("%s must be an integer, got %r" % (what, value))
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.match(r"^-?\d+$", value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError("%s must be an integer, got %r" % (what, value))
+    if number < 0:
+        raise ValueError("%s must be >= 0, got %d" % (what, number))
+    return number
+
+
+def requested_replicas(services, replicas=None, restart=False):
+    """{name: replicas, or None to keep the current size} in request order; BatchError names every bad value.
+
+    services is a list of names sharing replicas, or a mapping name -> replicas. With restart,
+    a size may be left out (restart only).
+    """
+    problems = []
+    is_mapping = isinstance(services, dict)
+    if is_mapping:
+        if replicas is not None:
+            problems.append("replicas=%s is only used with a list of services; the mapping gives each its own" % replicas)
+        items = list(services.items())
+    elif isinstance(services, (list, tuple)):
+        common = None
+        if replicas is None:
+            if not restart:
+                problems.append("replicas is required with a list of services (or give a mapping name: replicas)")
+        else:
+            try:
+                common = _replica_count(replicas, "replicas")
+            except ValueError as exc:
+                problems.append(str(exc))
+        items = [(name, common) for name in services]
+    else:
+        raise BatchError(["services must be a list of deployment names or a mapping name: replicas, got %r" % (services,)])
+    if not items:
+        raise BatchError(["services is empty: name at least one deployment"])
+    wanted = {}
+    for name, count in items:
+        if not isinstance(name, str) or len(name) > 253 or not _SUBDOMAIN.match(name):
+            problems.append("%r is not a valid deployment name (DNS-1123 subdomain: lower-case letters, digits, "
+                            "'-' and '.', starting and ending with a letter or digit)" % (name,))
+            continue
+        if is_mapping and not (count is None and restart):
+            try:
+                count = _replica_count(count, "%s: replicas" % name)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+        wanted[name] = count
+    if not is_mapping:
+        dups = duplicates([n for n in services if isinstance(n, str)])
+        if dups:
+            problems.append("duplicate deployment names: %s" % ", ".join(dups))
+    if problems:
+        raise BatchError(problems)
+    return wanted
+
+
+def check_namespace(namespace):
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _LABEL.match(namespace):
+        raise BatchError(["%r is not a valid namespace name (DNS-1123 label)" % (namespace,)])
+    return namespace
+
+
+# ---- plan -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """What to do to one deployment. action: scale, restart, scale-and-restart, wait or none."""
+
+    name: str
+    action: str
+    before: int
+    after: int
+    resource_version: str = ""
+
+    @property
+    def changed(self):
+        return self.action in ("scale", "restart", "scale-and-restart")
+
+    @property
+    def restart(self):
+        return self.action in ("restart", "scale-and-restart")
+
+    def as_dict(self):
+        return {"name": self.name, "action": self.action, "before": self.before, "after": self.after}
+
+
+def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, namespace_missing=False, where=""):
+    """Decide, for every requested deployment, what to change; refuse the batch naming every unknown one.
+
+    wanted: {name: replicas or None}; observed: {name: Deployment} of the namespace. A deployment
+    whose pod template already carries restart_key was restarted by an earlier run: no second
+    restart. Nothing to change: "none" when rolled out, else "wait" (e.g. a killed run's rollout).
+    """
+    where = " (%s)" % where if where else ""
+    if namespace_missing:
+        raise BatchError(["namespace %r does not exist%s" % (namespace, where)])
+    problems, plan = [], []
+    for name, want in wanted.items():
+        dep = observed.get(name)
+        if dep is None:
+            problems.append("no deployment named %r in namespace %s%s" % (name, namespace, where))
+            continue
+        after = dep.replicas if want is None else want
+        scale = after != dep.replicas
+        do_restart = restart and not (restart_key and dep.restart_key == restart_key)
+        if scale and do_restart:
+            action = "scale-and-restart"
+        elif scale:
+            action = "scale"
+        elif do_restart:
+            action = "restart"
+        else:
+            action = "none" if rolled_out(dep, after) else "wait"
+        plan.append(Change(name, action, dep.replicas, after, dep.resource_version))
+    if problems:
+        raise BatchError(problems)
+    return plan
+
+
+def simulate(change, dep, stamp=None, restart_key=None):
+    """The end state check mode predicts for one deployment (rolled out at its new size)."""
+    annotations = dict(dep.annotations)
+    if change.restart:
+        annotations[RESTARTED_AT] = stamp
+        if restart_key:
+            annotations[RESTART_KEY] = restart_key
+    n = change.after
+    return Deployment(dep.name, n, dep.generation, dep.generation, n, n, n, n, 0, dep.resource_version,
+                      annotations, dep.progress_reason)
+
+
+def restart_stamp(now=None):
+    """The restartedAt value (RFC 3339, microseconds: two restarts in one second still differ)."""
+    return (now or datetime.now(timezone.utc)).isoformat(timespec="microseconds")
+
+
+# ---- observe ----------------------------------------------------------------------------------
+
+def list_deployments(api, namespace):
+    """{name: Deployment} for the whole namespace: one list call per 500 deployments."""
+    found, token = {}, None
+    while True:
+        page = api.list_namespaced_deployment(namespace, limit=LIST_PAGE, _continue=token)
+        for obj in page.get("items") or []:
+            dep = Deployment.from_api(obj)
+            found[dep.name] = dep
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return found
+
+
+def read_deployment(api, namespace, name):
+    return Deployment.from_api(api.read_namespaced_deployment(name, namespace))
+
+
+# ---- apply ------------------------------------------------------------------------------------
+
+class ScaleConflict(Exception):
+    """The deployment was resized by someone else since the plan was made."""
+
+
+def patch_body(change, resource_version, stamp=None, restart_key=None):
+    """The merge patch for one change; metadata.resourceVersion makes it compare-and-set."""
+    body = {"metadata": {"resourceVersion": resource_version}, "spec": {}}
+    if change.action in ("scale", "scale-and-restart"):
+        body["spec"]["replicas"] = change.after
+    if change.restart:
+        annotations = {RESTARTED_AT: stamp}
+        if restart_key:
+            annotations[RESTART_KEY] = restart_key
+        body["spec"]["template"] = {"metadata": {"annotations": annotations}}
+    return body
+
+
+def apply_change(api, namespace, change, stamp=None, restart_key=None, is_conflict=None):
+    """Scale (scale subresource) or restart (the deployment itself) one deployment, compare-and-set.
+
+    On a conflict the deployment is read again: when its replicas are still what the plan saw (only
+    its status moved on) the write is retried with the new resourceVersion, else ScaleConflict.
+    """
+    resource_version = change.resource_version
+    for attempt in range(CAS_ATTEMPTS):
+        body = patch_body(change, resource_version, stamp, restart_key)
+        try:
+            if change.restart:
+                api.patch_namespaced_deployment(change.name, namespace, body, MERGE_PATCH)
+            else:
+                api.patch_namespaced_deployment_scale(change.name, namespace, body, MERGE_PATCH)
+            return
+        except Exception as exc:  # pylint: disable=broad-except
+            if is_conflict is None or not is_conflict(exc) or attempt == CAS_ATTEMPTS - 1:
+                raise
+        current = read_deployment(api, namespace, change.name)
+        if current.replicas != change.before:
+            raise ScaleConflict("replicas changed from %d to %d by someone else since this run read them; left alone"
+                                % (change.before, current.replicas))
+        resource_version = current.resource_version
+
+
+def apply_plan(api, namespace, plan, max_concurrency, stamp=None, restart_key=None, is_conflict=None):
+    """Apply every change concurrently; returns {name: exception} for the ones that failed."""
+    todo = [c for c in plan if c.changed]
+    outcomes = run_concurrently(lambda c: apply_change(api, namespace, c, stamp, restart_key, is_conflict),
+                                todo, max_concurrency)
+    return {change.name: exc for change, _result, exc in outcomes if exc}
+
+
+# ---- wait -------------------------------------------------------------------------------------
+
+def wait_for_rollout(api, namespace, targets, timeout, interval, clock=None, sleep=None, on_poll=None, start=None):
+    """One list of the namespace's deployments per interval until each target is rolled out at its size.
+
+    targets: {name: replicas}. Returns (done {name: seconds}, observed, elapsed); raises
+    BatchTimeout (with the partial result) when timeout passes first.
+    """
+    kwargs = {"start": start, "on_poll": on_poll}
+    if clock is not None:
+        kwargs["clock"] = clock
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return wait_for_batch(lambda: list_deployments(api, namespace), list(targets),
+                          lambda dep: dep is not None and rolled_out(dep, targets[dep.name]),
+                          timeout, interval, **kwargs)
+
+
+# ---- EKS managed node group -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NodegroupChange:
+    cluster_name: str
+    nodegroup_name: str
+    action: str  # "scale" or "none"
+    before: int
+    after: int
+    min_size: int
+    max_size: int
+
+    @property
+    def changed(self):
+        return self.action == "scale"
+
+    def as_dict(self):
+        return {"cluster_name": self.cluster_name, "nodegroup_name": self.nodegroup_name, "action": self.action,
+                "changed": self.changed, "before": {"desired_size": self.before},
+                "after": {"desired_size": self.after}, "min_size": self.min_size, "max_size": self.max_size}
+
+
+def plan_nodegroup(cluster_name, nodegroup_name, desired_size, scaling):
+    """Scale a node group to desired_size; refuse sizes outside its minSize..maxSize (EKS would)."""
+    label = "%s/%s" % (cluster_name, nodegroup_name)
+    low, high, current = scaling.get("minSize", 0), scaling.get("maxSize", 0), scaling.get("desiredSize", 0)
+    if desired_size < low or desired_size > high:
+        raise BatchError(["node_group desired_size=%d is outside %s's minSize..maxSize (%d..%d)"
+                          % (desired_size, label, low, high)])
+    action = "none" if desired_size == current else "scale"
+    return NodegroupChange(cluster_name, nodegroup_name, action, current, desired_size, low, high)
+
+
+def describe_nodegroup(eks, cluster_name, nodegroup_name, is_not_found):
+    """The node group's scalingConfig, or BatchError naming the cluster or node group not found."""
+    try:
+        group = eks.describe_nodegroup(aws_retry=True, clusterName=cluster_name, nodegroupName=nodegroup_name)
+    except Exception as exc:  # pylint: disable=broad-except
+        if is_not_found(exc):
+            raise BatchError(["node_group: no node group %r in EKS cluster %r (%s)" % (nodegroup_name, cluster_name, exc)])
+        raise
+    return group["nodegroup"].get("scalingConfig") or {}
+
+
+def scale_nodegroup(eks, change):
+    """update_nodegroup_config; returns the update id (EKS applies it asynchronously)."""
+    update = eks.update_nodegroup_config(aws_retry=True, clusterName=change.cluster_name,
+                                         nodegroupName=change.nodegroup_name,
+                                         scalingConfig={"desiredSize": change.after})
+    return (update.get("update") or {}).get("id")
