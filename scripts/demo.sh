@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The main job on the embedded world, from nothing: set up what is missing, start the AWS
-# emulator inside a loopback-only network namespace, seed the production-shaped world, simulate
+# emulator and the two Kubernetes control planes inside a loopback-only network namespace,
+# seed the production-shaped world, simulate
 # the eu-west-1 outage, run playbooks/failover.yml -i inventories/local, and show the outcome.
 #   scripts/demo.sh [extra ansible-playbook args, e.g. --check --diff]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != --inner ]; then
     scripts/setup.sh
-    exec scripts/in-netns.sh scripts/with-world.sh --seed -- scripts/demo.sh --inner "$@"
+    exec scripts/in-netns.sh scripts/with-world.sh --k8s --seed -- scripts/demo.sh --inner "$@"
 fi
 shift
 export LOMASHWOOD_REPORT_DIR=${LOMASHWOOD_REPORT_DIR:-$PWD/reports}

@@ -2,7 +2,8 @@
 # Set up everything the demo and the tests need, on a fresh machine, idempotently:
 #   - a Python >= 3.12 virtualenv in .venv with the pinned requirements (ansible-core 2.21 needs 3.12);
 #   - the dependency collections, extracted from the `ansible` wheel on PyPI (Galaxy is unreachable);
-#   - the collection itself made importable through collections/ansible_collections/lomashwood/multiregion.
+#   - the collection itself made importable through collections/ansible_collections/lomashwood/multiregion;
+#   - the Kubernetes control-plane binaries, built from Debian's source once and cached.
 # Re-running it does nothing that is already done. Needs only the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,4 +70,10 @@ PY
 fi
 mkdir -p "$DEST/lomashwood"
 [ -L "$DEST/lomashwood/multiregion" ] || ln -s ../../.. "$DEST/lomashwood/multiregion"
+
+# The Kubernetes control planes (kube-apiserver, controller-manager, scheduler from Debian's
+# source, etcd): built once, cached in $CACHE/k8s; the first build takes 6-15 minutes.
+if [ "${LOMASHWOOD_SKIP_K8S:-}" != 1 ]; then
+    LOMASHWOOD_CACHE=$CACHE tests/k8s/build.sh
+fi
 say "ready: $("$VENV/bin/ansible" --version | head -n1)"
