@@ -10,9 +10,10 @@ names (_k8s_client.KubeApi: the kubernetes client's ApiClient, every call counte
 plain API dicts: one list of the
 namespace's deployments serves a whole poll, whatever the batch size.
 
-Writes are compare-and-set: a scale or restart carries the resourceVersion the plan was made
-from; when the deployment changed meanwhile (409), it is read again and the write retried only if
-its replicas are still what the plan saw. A restart can carry a key (an annotation on the pod
+Writes are compare-and-set on replicas: each is a JSON patch whose first operation tests the
+replicas the plan saw, so a deployment resized by someone else in between is left alone and
+reported, while status updates in between (which change resourceVersion all the time during a
+rollout) do not get in the way. A restart can carry a key (an annotation on the pod
 template), so a run that was killed after restarting recognises its own restart and waits for it
 instead of restarting again.
 """
@@ -20,20 +21,21 @@ instead of restarting again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from .batch import BatchError, duplicates, run_concurrently, wait_for_batch
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` writes
 RESTART_KEY = "multiregion.lomashwood.com/restart-key"
-MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 LIST_PAGE = 500
 CAS_ATTEMPTS = 5
 # Deployment names are DNS-1123 subdomains; namespaces DNS-1123 labels.
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-MUTATING_PREFIXES = ("create_", "patch_", "replace_", "delete_", "update_")
+# Kubernetes client method names and AWS operation names (EKS UpdateNodegroupConfig).
+MUTATING_PREFIXES = ("create_", "patch_", "replace_", "delete_", "update_", "Create", "Update", "Delete", "Put", "Modify")
 
 
 def mutating_calls(api_calls):
@@ -211,6 +213,7 @@ class Change:
     before: int
     after: int
     resource_version: str = ""
+    template_annotations: bool = False  # whether the pod template has annotations already (for the patch)
 
     @property
     def changed(self):
@@ -251,7 +254,7 @@ def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, n
             action = "restart"
         else:
             action = "none" if rolled_out(dep, after) else "wait"
-        plan.append(Change(name, action, dep.replicas, after, dep.resource_version))
+        plan.append(Change(name, action, dep.replicas, after, dep.resource_version, bool(dep.annotations)))
     if problems:
         raise BatchError(problems)
     return plan
@@ -299,50 +302,82 @@ class ScaleConflict(Exception):
     """The deployment was resized by someone else since the plan was made."""
 
 
-def patch_body(change, resource_version, stamp=None, restart_key=None):
-    """The merge patch for one change; metadata.resourceVersion makes it compare-and-set."""
-    body = {"metadata": {"resourceVersion": resource_version}, "spec": {}}
-    if change.action in ("scale", "scale-and-restart"):
-        body["spec"]["replicas"] = change.after
-    if change.restart:
-        annotations = {RESTARTED_AT: stamp}
-        if restart_key:
-            annotations[RESTART_KEY] = restart_key
-        body["spec"]["template"] = {"metadata": {"annotations": annotations}}
-    return body
+def _pointer(key):
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def scale_patch(change):
+    """JSON patch for the scale subresource: test the replicas the plan saw, then set the new size.
+
+    The test makes it compare-and-set on replicas alone: the API server applies a patch to the
+    latest object (retrying its own write conflicts), so status updates in between do not matter,
+    while a resize by someone else fails the test. A Scale omits spec.replicas when it is 0, so
+    "was 0" is tested as an empty spec.
+    """
+    if change.before == 0:
+        test = {"op": "test", "path": "/spec", "value": {}}
+    else:
+        test = {"op": "test", "path": "/spec/replicas", "value": change.before}
+    return [test, {"op": "add", "path": "/spec/replicas", "value": change.after}]
+
+
+def restart_patch(change, stamp, restart_key=None):
+    """JSON patch for a restart (and resize) of the deployment: test replicas, set the annotations.
+
+    Only the restart annotations are added; the template's other annotations stay as they are.
+    """
+    ops = [{"op": "test", "path": "/spec/replicas", "value": change.before}]
+    if change.after != change.before:
+        ops.append({"op": "replace", "path": "/spec/replicas", "value": change.after})
+    notes = {RESTARTED_AT: stamp}
+    if restart_key:
+        notes[RESTART_KEY] = restart_key
+    if change.template_annotations:
+        ops += [{"op": "add", "path": "/spec/template/metadata/annotations/" + _pointer(k), "value": v}
+                for k, v in notes.items()]
+    else:
+        ops.append({"op": "add", "path": "/spec/template/metadata/annotations", "value": notes})
+    return ops
 
 
 def apply_change(api, namespace, change, stamp=None, restart_key=None, is_conflict=None):
-    """Scale (scale subresource) or restart (the deployment itself) one deployment, compare-and-set.
+    """Scale (scale subresource) or restart (the deployment) one deployment, compare-and-set on replicas.
 
-    On a conflict the deployment is read again: when its replicas are still what the plan saw (only
-    its status moved on) the write is retried with the new resourceVersion, else ScaleConflict.
+    Returns True when written, False when it turned out to be done already. When the patch's test
+    fails (is_conflict), the deployment is read again: still at the replicas the plan saw (e.g. its
+    template annotations changed), the write is retried from what is there now; already at the
+    new size (and no restart asked), nothing is left to do; else ScaleConflict, leaving it alone.
     """
-    resource_version = change.resource_version
     for attempt in range(CAS_ATTEMPTS):
-        body = patch_body(change, resource_version, stamp, restart_key)
         try:
             if change.restart:
-                api.patch_namespaced_deployment(change.name, namespace, body, MERGE_PATCH)
+                api.patch_namespaced_deployment(change.name, namespace, restart_patch(change, stamp, restart_key), JSON_PATCH)
             else:
-                api.patch_namespaced_deployment_scale(change.name, namespace, body, MERGE_PATCH)
-            return
+                api.patch_namespaced_deployment_scale(change.name, namespace, scale_patch(change), JSON_PATCH)
+            return True
         except Exception as exc:  # pylint: disable=broad-except
             if is_conflict is None or not is_conflict(exc) or attempt == CAS_ATTEMPTS - 1:
                 raise
         current = read_deployment(api, namespace, change.name)
+        if change.restart and restart_key and current.restart_key == restart_key:
+            return False  # restarted meanwhile with this key (another run)
         if current.replicas != change.before:
+            if current.replicas == change.after and not change.restart:
+                return False
             raise ScaleConflict("replicas changed from %d to %d by someone else since this run read them; left alone"
                                 % (change.before, current.replicas))
-        resource_version = current.resource_version
+        change = replace(change, resource_version=current.resource_version,
+                         template_annotations=bool(current.annotations))
+    return False  # not reached
 
 
 def apply_plan(api, namespace, plan, max_concurrency, stamp=None, restart_key=None, is_conflict=None):
-    """Apply every change concurrently; returns {name: exception} for the ones that failed."""
+    """Apply every change concurrently. Returns (names written, {name: exception} for failures)."""
     todo = [c for c in plan if c.changed]
     outcomes = run_concurrently(lambda c: apply_change(api, namespace, c, stamp, restart_key, is_conflict),
                                 todo, max_concurrency)
-    return {change.name: exc for change, _result, exc in outcomes if exc}
+    written = {change.name for change, wrote, exc in outcomes if exc is None and wrote}
+    return written, {change.name: exc for change, _wrote, exc in outcomes if exc}
 
 
 # ---- wait -------------------------------------------------------------------------------------

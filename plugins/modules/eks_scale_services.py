@@ -20,9 +20,9 @@ description:
   - Before anything is changed, every value is checked. An empty, invalid (DNS-1123) or duplicate name,
     a negative size, an unknown deployment or namespace, a context that is not in the kubeconfig or an
     API server that cannot be reached refuses the whole batch, and the error names the value.
-  - Writes are compare-and-set. A scale or restart carries the C(resourceVersion) it was planned from.
-    If the deployment changed meanwhile, it is read again and the write repeated only if its replicas
-    are still what the plan saw; a deployment resized by someone else is left alone and reported.
+  - Writes are compare-and-set on replicas, like C(current_replicas) of M(kubernetes.core.k8s_scale) but
+    atomic. Each is a JSON patch that first tests the replicas the plan saw, so a deployment resized by
+    someone else meanwhile is left alone and reported, while status updates do not get in the way.
   - Optionally scales an EKS managed node group first (I(node_group)), so that on real EKS the new pods
     have nodes to run on.
   - Idempotent and resumable. A deployment already at its size is not written to. A run that was killed
@@ -262,6 +262,7 @@ diff:
 
 import time
 import traceback
+from dataclasses import replace
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -381,18 +382,20 @@ def run(module, counter):
     # Apply: the node group first, so that new pods have somewhere to run.
     if ng_change and ng_change.changed:
         result["node_group"]["update_id"] = core.scale_nodegroup(eks, ng_change)
-    failures = core.apply_plan(api, namespace, plan, params["max_concurrency"], stamp, params["restart_key"],
-                               lambda exc: k8s.is_status(exc, 409))
+    written, failures = core.apply_plan(api, namespace, plan, params["max_concurrency"], stamp, params["restart_key"],
+                                        lambda exc: k8s.is_status(exc, 409, 422))
+    plan = [c if c.name in written or c.name in failures or not c.changed else replace(c, action="wait") for c in plan]
+    result["changed"] = bool(written) or bool(ng_change and ng_change.changed)
     if failures:
         result = _finish(result, plan, before, core.list_deployments(api, namespace), {}, failures, started, counter, params)
         raise _ModuleFailure("Failed to change %s" % "; ".join("%s: %s" % (n, _reason(e)) for n, e in sorted(failures.items())),
                              result)
-    if not params["wait"]:
-        return _finish(result, plan, before, core.list_deployments(api, namespace), {}, {}, started, counter, params)
-
     if all(c.action == "none" for c in plan):  # nothing written, all rolled out already: observed is the end state
         done = {c.name: round(time.monotonic() - started, 2) for c in plan}
         return _finish(result, plan, before, observed, done, {}, started, counter, params)
+    if not params["wait"]:
+        return _finish(result, plan, before, core.list_deployments(api, namespace), {}, {}, started, counter, params)
+
     targets = {c.name: c.after for c in plan}
     try:
         done, after, _elapsed = core.wait_for_rollout(api, namespace, targets, params["wait_timeout"],
