@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+import base64
 import glob
 import json
 import os
+import signal
+import subprocess
+import time
+import uuid
 
-from .runner import mutating, run_playbook
+import pytest
+
+from .runner import ROOT, ansible_env, mutating, run_playbook
 from .test_rds_promote_batch import REPLICAS, all_promoted, no_promotion
+
+NAMESPACE = "lomash-wood"
+DB_SERVICES = {"auth-service": "auth", "product-service": "products", "customer-service": "customers",
+               "content-service": "content", "notification-service": "notifications",
+               "order-payment-service": "orders", "appointment-service": "appointments",
+               "analytics-service": "analytics"}
+SERVICES = sorted(DB_SERVICES) + ["api-gateway"]
+
+
+@pytest.fixture
+def platform(world):
+    """The seeded AWS world plus both Kubernetes clusters seeded (eu-west-2 at 0 replicas)."""
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if not kubeconfig:
+        pytest.skip("needs the Kubernetes control planes: scripts/with-world.sh --k8s")
+    from kubernetes import client, config
+    from tests.k8s.seed import seed
+    seed(kubeconfig, world.info)
+    world.reset_calls()
+    api = config.new_client_from_config(config_file=kubeconfig, context="lomash-wood-eu-west-2")
+    world.apps = client.AppsV1Api(api)
+    world.core = client.CoreV1Api(api)
+    world.incident = "INC-" + uuid.uuid4().hex[:8]  # restarts are keyed by incident: one per test
+    return world
+
+
+def cluster_state(w):
+    """resourceVersion of every deployment and Secret: any write changes one."""
+    deps = {d.metadata.name: d.metadata.resource_version for d in w.apps.list_namespaced_deployment(NAMESPACE).items}
+    secs = {s.metadata.name: s.metadata.resource_version for s in w.core.list_namespaced_secret(NAMESPACE).items}
+    return deps, secs
+
+
+def secret_values(w, name):
+    data = w.core.read_namespaced_secret(name, NAMESPACE).data
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
 
 def _run(world, tmp_path, *args, **kwargs):
     env = dict(kwargs.pop("env", {}), LOMASHWOOD_REPORT_DIR=str(tmp_path))
-    extra = dict({"dr_incident_id": "INC-T1"}, **kwargs.pop("extra_vars", {}))
+    extra = dict({"dr_incident_id": getattr(world, "incident", "INC-T1")}, **kwargs.pop("extra_vars", {}))
     return run_playbook("playbooks/failover.yml", *args, env=env, extra_vars=extra, **kwargs)
 
 
@@ -23,17 +66,31 @@ def _report(tmp_path):
         return json.load(f)
 
 
-def test_failover_with_the_primary_region_down(world, tmp_path):
+def test_failover_with_the_primary_region_down(platform, tmp_path):
+    world = platform
     world.region_down("eu-west-1")
     proc = _run(world, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert all_promoted(world)
     assert "Waiting for the promotions" in proc.stdout  # the operator sees what it waits for
+    # step 3: every standby service at 3 ready replicas
+    for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
+        assert (d.spec.replicas, d.status.ready_replicas, d.status.available_replicas) == (3, 3, 3), d.metadata.name
+    # step 4: every Secret points at its promoted database in eu-west-2, and was restarted onto it
+    rds = world.client("rds", "eu-west-2")
+    for dep, svc in DB_SERVICES.items():
+        values = secret_values(world, dep + "-db")
+        endpoint = rds.describe_db_instances(DBInstanceIdentifier="lomash-%s-prod-replica" % svc)["DBInstances"][0]["Endpoint"]
+        assert (values["DB_HOST"], values["DB_PORT"]) == (endpoint["Address"], str(endpoint["Port"])), dep
+        assert values["DB_PASSWORD"]  # the rest of the Secret is kept
     report = _report(tmp_path)
-    assert [s["step"] for s in report["steps"]] == ["preflight", "promote_databases"]
+    assert [s["step"] for s in report["steps"]] == ["preflight", "scale_services", "promote_databases", "repoint_services"]
+    repoint = report["steps"][3]["detail"]
+    assert sorted(repoint["restarted"]) == sorted(DB_SERVICES)
+    assert sorted(repoint["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
     assert report["rpo_estimate_seconds"] == 5.0
     assert report["achieved_rto_seconds"] > 0
-    promoted = report["steps"][1]["detail"]["results"]
+    promoted = report["steps"][2]["detail"]["results"]
     assert sorted(r["name"] for r in promoted) == sorted(REPLICAS)
     assert {r["outcome"] for r in promoted} == {"promoted"}
     md = sorted(glob.glob(str(tmp_path / "failover-*.md")))[-1]
@@ -43,16 +100,23 @@ def test_failover_with_the_primary_region_down(world, tmp_path):
     assert ssm.describe_parameters()["Parameters"] == []
 
 
-def test_rerun_after_success_promotes_nothing(world, tmp_path):
+def test_rerun_after_success_changes_nothing(platform, tmp_path):
+    world = platform
     assert _run(world, tmp_path).returncode == 0
     world.reset_calls()
+    before = cluster_state(world)
     proc = _run(world, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert mutating(world.calls()) == {}
     assert "already-promoted" in proc.stdout
+    assert cluster_state(world) == before  # no scale, no Secret write, no restart
+    report = _report(tmp_path)
+    assert (report["steps"][3]["detail"]["secrets_changed"], report["steps"][3]["detail"]["restarted"]) == ([], [])
 
 
-def test_check_mode_prints_the_plan_and_changes_nothing(world, tmp_path):
+def test_check_mode_prints_the_plan_and_changes_nothing(platform, tmp_path):
+    world = platform
+    before = cluster_state(world)
     proc = _run(world, tmp_path, check=True, diff=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "would-promote" in proc.stdout
@@ -61,6 +125,48 @@ def test_check_mode_prints_the_plan_and_changes_nothing(world, tmp_path):
     assert mutating(world.calls()) == {}
     assert not calls.get("ssm:PutParameter") and not calls.get("ssm:DeleteParameter")
     assert no_promotion(world)
+    assert cluster_state(world) == before
+
+
+def test_secrets_never_reach_the_output_even_at_vvv(platform, tmp_path):
+    world = platform
+    passwords = [secret_values(world, d + "-db")["DB_PASSWORD"] for d in DB_SERVICES]
+    proc = _run(world, tmp_path, verbosity=3)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "censored" in out  # the Secret task ran, hidden
+    for pw in passwords:
+        assert pw not in out and base64.b64encode(pw.encode()).decode() not in out
+    for report in glob.glob(str(tmp_path / "*")):
+        text = open(report).read()
+        assert not any(pw in text for pw in passwords)
+
+
+def test_run_killed_mid_rollout_is_finished_by_the_next_run(platform, tmp_path):
+    world = platform
+    from tests.k8s import cluster
+    run_dir = os.path.dirname(os.environ["KUBECONFIG"])
+    cluster.set_knobs(run_dir, "eu-west-2", pod_start_delay=2)
+    try:
+        cmd = [os.path.join(os.path.dirname(ansible_env()["ANSIBLE_PYTHON_INTERPRETER"]), "ansible-playbook"),
+               "playbooks/failover.yml", "-i", "inventories/local", "-e", "dr_incident_id=" + world.incident]
+        env = ansible_env({"LOMASHWOOD_REPORT_DIR": str(tmp_path)})
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not any(d.spec.replicas for d in world.apps.list_namespaced_deployment(NAMESPACE).items):
+            assert time.monotonic() < deadline and proc.poll() is None, "the scale-up never started"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)  # mid-rollout
+        proc.wait()
+        cluster.set_knobs(run_dir, "eu-west-2", pod_start_delay=0)
+        again = _run(world, tmp_path)
+        assert again.returncode == 0, again.stdout[-3000:]
+    finally:
+        cluster.set_knobs(run_dir, "eu-west-2", pod_start_delay=0)
+    assert all_promoted(world)
+    for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
+        assert (d.spec.replicas, d.status.ready_replicas) == (3, 3), d.metadata.name
 
 
 def test_lag_above_rpo_stops_in_preflight_before_any_change(world, tmp_path):
@@ -99,7 +205,8 @@ def test_bad_input_is_named(world, tmp_path):
     assert no_promotion(world)
 
 
-def test_resume_by_tag_after_a_failed_wait(world, tmp_path):
+def test_resume_by_tag_after_a_failed_wait(platform, tmp_path):
+    world = platform
     world.configure(promotion_seconds=6)
     proc = _run(world, tmp_path, extra_vars={"dr_rds_wait_timeout": 1})
     assert proc.returncode != 0 and "still waiting for" in proc.stdout
