@@ -44,3 +44,46 @@ def world(world_endpoint):
     w.reset_calls()
     w.info = info
     return w
+
+
+# ---- Kubernetes: the two embedded control planes (tests/k8s), for eks_scale_services ----------
+
+@pytest.fixture(scope="session")
+def k8s_cluster(world_endpoint):
+    """The control planes scripts/with-world.sh --k8s started (KUBECONFIG next to its cluster.json),
+    else two started here in a short run dir and stopped at the end; seeded either way."""
+    import json
+    import tempfile
+
+    from tests.k8s import cluster
+    from tests.k8s import seed as k8s_seed
+
+    from .k8s import K8s
+
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    run_dir = os.path.dirname(kubeconfig)
+    started = not (kubeconfig and os.path.exists(os.path.join(run_dir, "cluster.json")))
+    if started:
+        run_dir = tempfile.mkdtemp(prefix="lwk", dir="/tmp")
+        kubeconfig = cluster.start(run_dir, verbose=False)["kubeconfig"]
+    try:
+        world_json = os.path.join(os.environ.get("LOMASHWOOD_RUN_DIR", "/nonexistent"), "world.json")
+        if os.path.exists(world_json):
+            with open(world_json, encoding="utf-8") as handle:
+                info = json.load(handle)
+        else:
+            info = World(world_endpoint).seed(lag_seconds=5)
+        k8s_seed.seed(kubeconfig, info)
+        yield K8s(run_dir, kubeconfig, info)
+    finally:
+        if started:
+            cluster.stop(run_dir, quiet=True)
+
+
+@pytest.fixture
+def k8s(k8s_cluster):
+    """The seeded Kubernetes world, put back as seeded before and after the test (fast: a few
+    dozen API calls): no node simulator holds or delays, eu-west-2 at 0 replicas, no restarts."""
+    k8s_cluster.reset()
+    yield k8s_cluster
+    k8s_cluster.reset()

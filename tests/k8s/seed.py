@@ -13,8 +13,9 @@ WORLD_JSON is the AWS seed's output (`python -m tests.world seed --out FILE`). I
   DB_PASSWORD pointing at the eu-west-1 PRIMARY (from the world JSON). The password is random,
   made at seed time, never printed, and kept on a re-seed.
 
-A re-seed converges: missing objects are created, replicas and Secret connection fields that
-drifted are put back, anything already right is left alone (no write). It returns once every
+A re-seed converges: missing objects are created; replicas, Secret connection fields and pod
+template annotations (restarts) that drifted are put back; anything already right is left alone
+(no write). It returns once every
 deployment is rolled out at its seeded size. `seed(kubeconfig, world)` does the same from Python
 and returns a summary without passwords.
 """
@@ -148,6 +149,11 @@ class _Region:
         if (current.spec.replicas or 0) != replicas:  # a Scale omits 0
             self.apps.patch_namespaced_deployment_scale(name, NAMESPACE, {"spec": {"replicas": replicas}})
             self.changed.append("deployment-replicas:%s/%s" % (self.context, name))
+        template = self.apps.read_namespaced_deployment(name, NAMESPACE).spec.template.metadata
+        if template.annotations:  # restarts (restartedAt, restart keys) are not part of the seeded world
+            self.apps.patch_namespaced_deployment(name, NAMESPACE, {"spec": {"template": {"metadata": {"annotations": None}}}},
+                                                  _content_type="application/merge-patch+json")
+            self.changed.append("deployment-template:%s/%s" % (self.context, name))
         return replicas
 
     def rolled_out(self) -> dict[str, bool]:
