@@ -49,7 +49,7 @@ class K8s:
 
     def deployments(self, region=STANDBY, namespace=NS):
         """{name: {"replicas", "resource_version", "generation", "ready", "available", "updated", "status_replicas", "annotations"}}."""
-        apps, _ = self.api(region)
+        apps = self.api(region)[0]
         out = {}
         for d in apps.list_namespaced_deployment(namespace).items:
             s = d.status
@@ -76,7 +76,7 @@ class K8s:
 
     def pods(self, app, region=STANDBY):
         """Names of the app's pods that are not terminating, with whether each is Ready."""
-        _, core = self.api(region)
+        core = self.api(region)[1]
         out = {}
         for p in core.list_namespaced_pod(NS, label_selector="app=%s" % app).items:
             if p.metadata.deletion_timestamp:
@@ -98,7 +98,7 @@ class K8s:
         return cluster.set_knobs(self.run_dir, region, pod_start_delay=pod_start_delay, hold=hold)
 
     def scale(self, names, replicas, region=STANDBY):
-        apps, _ = self.api(region)
+        apps = self.api(region)[0]
         for name in names:
             apps.patch_namespaced_deployment_scale(name, NS, {"spec": {"replicas": replicas}})
 

@@ -178,8 +178,10 @@ def test_plan_scaling_actions(case, current, want, restart, key, action):
 def test_plan_keeps_request_order_and_names_every_unknown_deployment():
     world = observed(dep("auth-service", 0), dep("api-gateway", 0))
     plan = core.plan_scaling({"api-gateway": 3, "auth-service": 3}, world, NS)
-    assert [c.as_dict() for c in plan] == [{"name": "api-gateway", "action": "scale", "before": 0, "after": 3},
-                                          {"name": "auth-service", "action": "scale", "before": 0, "after": 3}]
+    assert [c.as_dict() for c in plan] == [
+        {"name": "api-gateway", "action": "scale", "before": 0, "after": 3},
+        {"name": "auth-service", "action": "scale", "before": 0, "after": 3},
+    ]
     with pytest.raises(BatchError) as err:
         core.plan_scaling({"auth-service": 3, "ghost": 3, "spectre": 1}, world, NS, where="context c")
     assert err.value.problems == ["no deployment named 'ghost' in namespace lomash-wood (context c)",
