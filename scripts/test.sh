@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from nothing (CI runs exactly this through .ci/run):
 #   static checks: ansible-lint, ansible-test sanity, ansible-doc of every module;
-#   then inside a loopback-only network namespace, with the embedded AWS world running:
+#   then inside a loopback-only network namespace, with the embedded AWS world and the two
+#   Kubernetes control planes running:
 #   pytest (units, the world's own tests, integration tests of every module and playbook)
 #   and molecule test --all (the playbook scenarios).
 #   scripts/test.sh [--fast]   --fast skips ansible-test sanity
@@ -29,5 +30,5 @@ if ! $fast; then
 fi
 
 section "pytest and molecule, inside a loopback-only network namespace"
-scripts/in-netns.sh scripts/with-world.sh -- sh -c 'python -m pytest -q -ra && molecule test --all'
+scripts/in-netns.sh scripts/with-world.sh --k8s -- sh -c 'python -m pytest -q -ra && molecule test --all'
 section "all passed"
