@@ -202,6 +202,36 @@ def check_namespace(namespace):
     return namespace
 
 
+def restart_keys(restart_key, names, restart=False):
+    """{name: key or None}: one key for every deployment (a string) or one each (a mapping).
+
+    BatchError names a key given without restart, a mapping that leaves a requested deployment
+    out or names one that was not requested, and an empty key.
+    """
+    if restart_key is None:
+        return {name: None for name in names}
+    if not restart:
+        raise BatchError(["restart_key is only used with restart: true"])
+    if not isinstance(restart_key, dict):
+        key = str(restart_key)
+        if not key.strip():
+            raise BatchError(["restart_key is empty"])
+        return {name: key for name in names}
+    problems = []
+    unknown = sorted(str(n) for n in restart_key if n not in names)
+    if unknown:
+        problems.append("restart_key names deployments that are not in services: %s" % ", ".join(unknown))
+    missing = [n for n in names if n not in restart_key]
+    if missing:
+        problems.append("restart_key has no key for: %s" % ", ".join(missing))
+    empty = [n for n in names if n in restart_key and not str(restart_key[n] if restart_key[n] is not None else "").strip()]
+    if empty:
+        problems.append("restart_key is empty for: %s" % ", ".join(empty))
+    if problems:
+        raise BatchError(problems)
+    return {name: str(restart_key[name]) for name in names}
+
+
 # ---- plan -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -214,6 +244,7 @@ class Change:
     after: int
     resource_version: str = ""
     template_annotations: bool = False  # whether the pod template has annotations already (for the patch)
+    restart_key: str | None = None
 
     @property
     def changed(self):
@@ -230,10 +261,12 @@ class Change:
 def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, namespace_missing=False, where=""):
     """Decide, for every requested deployment, what to change; refuse the batch naming every unknown one.
 
-    wanted: {name: replicas or None}; observed: {name: Deployment} of the namespace. A deployment
-    whose pod template already carries restart_key was restarted by an earlier run: no second
-    restart. Nothing to change: "none" when rolled out, else "wait" (e.g. a killed run's rollout).
+    wanted: {name: replicas or None}; observed: {name: Deployment} of the namespace; restart_key:
+    None, one key, or {name: key} (see restart_keys). A deployment whose pod template already
+    carries its key was restarted by an earlier run: no second restart. Nothing to change: "none"
+    when rolled out, else "wait" (e.g. a killed run's rollout still going).
     """
+    keys = restart_keys(restart_key, list(wanted), restart)
     where = " (%s)" % where if where else ""
     if namespace_missing:
         raise BatchError(["namespace %r does not exist%s" % (namespace, where)])
@@ -245,7 +278,8 @@ def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, n
             continue
         after = dep.replicas if want is None else want
         scale = after != dep.replicas
-        do_restart = restart and not (restart_key and dep.restart_key == restart_key)
+        key = keys[name]
+        do_restart = restart and not (key and dep.restart_key == key)
         if scale and do_restart:
             action = "scale-and-restart"
         elif scale:
@@ -254,19 +288,20 @@ def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, n
             action = "restart"
         else:
             action = "none" if rolled_out(dep, after) else "wait"
-        plan.append(Change(name, action, dep.replicas, after, dep.resource_version, bool(dep.annotations)))
+        plan.append(Change(name, action, dep.replicas, after, dep.resource_version, bool(dep.annotations),
+                           key if action in ("restart", "scale-and-restart") else None))
     if problems:
         raise BatchError(problems)
     return plan
 
 
-def simulate(change, dep, stamp=None, restart_key=None):
+def simulate(change, dep, stamp=None):
     """The end state check mode predicts for one deployment (rolled out at its new size)."""
     annotations = dict(dep.annotations)
     if change.restart:
         annotations[RESTARTED_AT] = stamp
-        if restart_key:
-            annotations[RESTART_KEY] = restart_key
+        if change.restart_key:
+            annotations[RESTART_KEY] = change.restart_key
     n = change.after
     return Deployment(dep.name, n, dep.generation, dep.generation, n, n, n, n, 0, dep.resource_version,
                       annotations, dep.progress_reason)
@@ -321,7 +356,7 @@ def scale_patch(change):
     return [test, {"op": "add", "path": "/spec/replicas", "value": change.after}]
 
 
-def restart_patch(change, stamp, restart_key=None):
+def restart_patch(change, stamp):
     """JSON patch for a restart (and resize) of the deployment: test replicas, set the annotations.
 
     Only the restart annotations are added; the template's other annotations stay as they are.
@@ -330,8 +365,8 @@ def restart_patch(change, stamp, restart_key=None):
     if change.after != change.before:
         ops.append({"op": "replace", "path": "/spec/replicas", "value": change.after})
     notes = {RESTARTED_AT: stamp}
-    if restart_key:
-        notes[RESTART_KEY] = restart_key
+    if change.restart_key:
+        notes[RESTART_KEY] = change.restart_key
     if change.template_annotations:
         ops += [{"op": "add", "path": "/spec/template/metadata/annotations/" + _pointer(k), "value": v}
                 for k, v in notes.items()]
@@ -340,7 +375,7 @@ def restart_patch(change, stamp, restart_key=None):
     return ops
 
 
-def apply_change(api, namespace, change, stamp=None, restart_key=None, is_conflict=None):
+def apply_change(api, namespace, change, stamp=None, is_conflict=None):
     """Scale (scale subresource) or restart (the deployment) one deployment, compare-and-set on replicas.
 
     Returns True when written, False when it turned out to be done already. When the patch's test
@@ -351,7 +386,7 @@ def apply_change(api, namespace, change, stamp=None, restart_key=None, is_confli
     for attempt in range(CAS_ATTEMPTS):
         try:
             if change.restart:
-                api.patch_namespaced_deployment(change.name, namespace, restart_patch(change, stamp, restart_key), JSON_PATCH)
+                api.patch_namespaced_deployment(change.name, namespace, restart_patch(change, stamp), JSON_PATCH)
             else:
                 api.patch_namespaced_deployment_scale(change.name, namespace, scale_patch(change), JSON_PATCH)
             return True
@@ -359,7 +394,7 @@ def apply_change(api, namespace, change, stamp=None, restart_key=None, is_confli
             if is_conflict is None or not is_conflict(exc) or attempt == CAS_ATTEMPTS - 1:
                 raise
         current = read_deployment(api, namespace, change.name)
-        if change.restart and restart_key and current.restart_key == restart_key:
+        if change.restart and change.restart_key and current.restart_key == change.restart_key:
             return False  # restarted meanwhile with this key (another run)
         if current.replicas != change.before:
             if current.replicas == change.after and not change.restart:
@@ -371,10 +406,10 @@ def apply_change(api, namespace, change, stamp=None, restart_key=None, is_confli
     return False  # not reached
 
 
-def apply_plan(api, namespace, plan, max_concurrency, stamp=None, restart_key=None, is_conflict=None):
+def apply_plan(api, namespace, plan, max_concurrency, stamp=None, is_conflict=None):
     """Apply every change concurrently. Returns (names written, {name: exception} for failures)."""
     todo = [c for c in plan if c.changed]
-    outcomes = run_concurrently(lambda c: apply_change(api, namespace, c, stamp, restart_key, is_conflict),
+    outcomes = run_concurrently(lambda c: apply_change(api, namespace, c, stamp, is_conflict),
                                 todo, max_concurrency)
     written = {change.name for change, wrote, exc in outcomes if exc is None and wrote}
     return written, {change.name: exc for change, _wrote, exc in outcomes if exc}

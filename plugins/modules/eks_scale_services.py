@@ -56,9 +56,11 @@ options:
       - Makes I(restart) idempotent. The key is written to the pod template (annotation
         C(multiregion.lomashwood.com/restart-key)) with the restart; a deployment that already carries it
         is not restarted again, and a rollout still in progress is waited for.
-      - Use a value that changes when a restart is needed, for example a hash of the new endpoints or the
+      - One string for every deployment, or a mapping of deployment name to its own key (it must name
+        exactly the deployments in I(services)).
+      - Use a value that changes when a restart is needed, for example a hash of the new endpoint, or the
         failover run's id.
-    type: str
+    type: raw
   node_group:
     description:
       - An EKS managed node group to scale before the deployments, with boto3 (C(eks) C(UpdateNodegroupConfig)).
@@ -151,6 +153,15 @@ EXAMPLES = r"""
     services: "{{ changed_secrets | map('regex_replace', '-db$', '') | list }}"
     restart: true
     restart_key: "{{ failover_run_id }}"
+
+- name: Restart each service once per new database endpoint (one key per deployment)
+  lomashwood.multiregion.eks_scale_services:
+    context: lomash-wood-eu-west-2
+    services: [auth-service, order-payment-service]
+    restart: true
+    restart_key:
+      auth-service: "{{ (incident_id ~ '/' ~ endpoints.auth) | hash('sha1') }}"
+      order-payment-service: "{{ (incident_id ~ '/' ~ endpoints.orders) | hash('sha1') }}"
 
 - name: Rehearse, changing nothing (shows each deployment's replicas before and after)
   lomashwood.multiregion.eks_scale_services:
@@ -342,8 +353,7 @@ def run(module, counter):
     # The request alone, before any API call.
     wanted = core.requested_replicas(params["services"], params["replicas"], params["restart"])
     namespace = core.check_namespace(params["namespace"])
-    if params["restart_key"] and not params["restart"]:
-        raise BatchError(["restart_key=%r is only used with restart: true" % params["restart_key"]])
+    core.restart_keys(params["restart_key"], list(wanted), params["restart"])
 
     # Connect and observe: read-only calls; every problem found is reported together.
     problems = []
@@ -376,13 +386,13 @@ def run(module, counter):
     if ng_change:
         result["node_group"] = ng_change.as_dict()
     if module.check_mode:
-        after = {c.name: core.simulate(c, before[c.name], stamp, params["restart_key"]) for c in plan}
+        after = {c.name: core.simulate(c, before[c.name], stamp) for c in plan}
         return _finish(result, plan, before, after, {}, {}, started, counter, params, check_mode=True)
 
     # Apply: the node group first, so that new pods have somewhere to run.
     if ng_change and ng_change.changed:
         result["node_group"]["update_id"] = core.scale_nodegroup(eks, ng_change)
-    written, failures = core.apply_plan(api, namespace, plan, params["max_concurrency"], stamp, params["restart_key"],
+    written, failures = core.apply_plan(api, namespace, plan, params["max_concurrency"], stamp,
                                         lambda exc: k8s.is_status(exc, 409, 422))
     plan = [c if c.name in written or c.name in failures or not c.changed else replace(c, action="wait") for c in plan]
     result["changed"] = bool(written) or bool(ng_change and ng_change.changed)
@@ -454,7 +464,7 @@ def main():
         services=dict(type="raw", required=True),
         replicas=dict(type="int"),
         restart=dict(type="bool", default=False),
-        restart_key=dict(type="str", no_log=False),
+        restart_key=dict(type="raw", no_log=False),
         namespace=dict(type="str", default="lomash-wood"),
         node_group=dict(type="dict", options=dict(
             cluster_name=dict(type="str", required=True),

@@ -137,6 +137,25 @@ def test_restart_replaces_the_pods_of_the_named_deployments_only(k8s):
     assert k8s.deployments()["auth-service"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == stamp
 
 
+def test_per_deployment_restart_keys_restart_only_the_changed_ones(k8s):
+    two = ["auth-service", "order-payment-service"]
+    ok(run_module(MODULE, base(k8s, services=two, replicas=1)))
+    first = ok(run_module(MODULE, base(k8s, services=two, restart=True,
+                                      restart_key={"auth-service": "db@a1", "order-payment-service": "db@o1"})))
+    assert [r["action"] for r in first["results"]] == ["restart", "restart"]
+    pods = {n: set(k8s.pods(n)) for n in two}
+    # Only order-payment-service's endpoint (its key) changed.
+    res = ok(run_module(MODULE, base(k8s, services=two, restart=True,
+                                    restart_key={"auth-service": "db@a1", "order-payment-service": "db@o2"})))
+    assert [(r["name"], r["action"], r["changed"]) for r in res["results"]] == [
+        ("auth-service", "none", False), ("order-payment-service", "restart", True)]
+    assert mutating_calls(res["api_calls"]) == {"patch_namespaced_deployment": 1}
+    assert set(k8s.pods("auth-service")) == pods["auth-service"]
+    assert not set(k8s.pods("order-payment-service")) & pods["order-payment-service"]
+    annotations = k8s.deployments()["order-payment-service"]["annotations"]
+    assert annotations["multiregion.lomashwood.com/restart-key"] == "db@o2"
+
+
 def test_scale_and_restart_together(k8s):
     res = ok(run_module(MODULE, base(k8s, services=["auth-service"], replicas=3, restart=True), diff=True))
     r = res["results"][0]
@@ -167,6 +186,13 @@ def test_scale_and_restart_together(k8s):
     ("no size", {"services": ["auth-service"]}, "replicas is required with a list of services"),
     ("invalid namespace", {"services": ["auth-service"], "replicas": 3, "namespace": "Lomash_Wood"},
      "'Lomash_Wood' is not a valid namespace name"),
+    ("restart key for a deployment not asked", {"services": ["auth-service"], "restart": True,
+                                                "restart_key": {"auth-service": "k", "api-gatway": "k"}},
+     "restart_key names deployments that are not in services: api-gatway"),
+    ("restart key missing", {"services": ["auth-service", "api-gateway"], "restart": True,
+                             "restart_key": {"auth-service": "k"}}, "restart_key has no key for: api-gateway"),
+    ("restart key without restart", {"services": ["auth-service"], "replicas": 3, "restart_key": "k"},
+     "restart_key is only used with restart: true"),
 ])
 def test_bad_input_is_named_and_nothing_changes(k8s, case, args, needle):
     before = k8s.snapshot()

@@ -175,6 +175,34 @@ def test_plan_scaling_actions(case, current, want, restart, key, action):
     assert change.template_annotations is bool(current.annotations)
 
 
+@pytest.mark.parametrize("key, expected", [
+    (None, {"a": None, "b": None}),
+    ("incident-7", {"a": "incident-7", "b": "incident-7"}),
+    (42, {"a": "42", "b": "42"}),
+    ({"b": "kb", "a": "ka"}, {"a": "ka", "b": "kb"}),
+])
+def test_restart_keys(key, expected):
+    assert core.restart_keys(key, ["a", "b"], restart=True) == expected
+
+
+@pytest.mark.parametrize("key, restart, named", [
+    ("k", False, "restart_key is only used with restart: true"),
+    ("  ", True, "restart_key is empty"),
+    ({"a": "ka"}, True, "restart_key has no key for: b"),
+    ({"a": "ka", "b": "kb", "zz": "k"}, True, "restart_key names deployments that are not in services: zz"),
+    ({"a": "", "b": None}, True, "restart_key is empty for: a, b"),
+])
+def test_restart_keys_refused(key, restart, named):
+    with pytest.raises(BatchError, match=named):
+        core.restart_keys(key, ["a", "b"], restart)
+
+
+def test_per_deployment_keys_restart_only_those_whose_key_changed():
+    world = observed(dep("a", annotations={core.RESTART_KEY: "a@old"}), dep("b", annotations={core.RESTART_KEY: "b@1"}))
+    plan = core.plan_scaling({"a": None, "b": None}, world, NS, restart=True, restart_key={"a": "a@new", "b": "b@1"})
+    assert [(c.name, c.action, c.restart_key) for c in plan] == [("a", "restart", "a@new"), ("b", "none", None)]
+
+
 def test_plan_keeps_request_order_and_names_every_unknown_deployment():
     world = observed(dep("auth-service", 0), dep("api-gateway", 0))
     plan = core.plan_scaling({"api-gateway": 3, "auth-service": 3}, world, NS)
@@ -196,7 +224,7 @@ def test_plan_names_a_missing_namespace():
 def test_simulate_predicts_the_rolled_out_end_state():
     current = dep(replicas=0, annotations={"other": "x"})
     change = core.plan_scaling({"auth-service": 3}, observed(current), NS, restart=True, restart_key="k")[0]
-    after = core.simulate(change, current, "T", "k")
+    after = core.simulate(change, current, "T")
     assert core.rolled_out(after, 3)
     assert after.annotations == {"other": "x", core.RESTARTED_AT: "T", core.RESTART_KEY: "k"}
     assert current.annotations == {"other": "x"}  # the observed state is left as it was
@@ -216,7 +244,7 @@ def test_scale_patch_tests_the_replicas_the_plan_saw():
 
 
 def test_restart_patch_adds_only_its_annotations():
-    with_notes = core.restart_patch(core.Change("a", "restart", 3, 3, template_annotations=True), "T", "k")
+    with_notes = core.restart_patch(core.Change("a", "restart", 3, 3, template_annotations=True, restart_key="k"), "T")
     assert with_notes == [
         {"op": "test", "path": "/spec/replicas", "value": 3},
         {"op": "add", "path": "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt", "value": "T"},
@@ -318,7 +346,7 @@ def test_apply_plan_writes_each_change_once_and_skips_the_rest():
 def test_restart_writes_annotations_and_keeps_the_templates_others():
     api = FakeApi([api_obj("a", 3, annotations={"keep": "me"}), api_obj("b", 0)])
     plan = plan_for(api, {"a": None, "b": 3}, restart=True, restart_key="k")
-    written, failures = core.apply_plan(api, NS, plan, 2, "T", "k", is_conflict)
+    written, failures = core.apply_plan(api, NS, plan, 2, "T", is_conflict)
     assert (written, failures) == ({"a", "b"}, {})
     assert api.objs["a"]["spec"]["template"]["metadata"]["annotations"] == {"keep": "me", core.RESTARTED_AT: "T", core.RESTART_KEY: "k"}
     assert api.objs["b"]["spec"]["replicas"] == 3
@@ -350,7 +378,7 @@ def test_a_failed_patch_with_replicas_unchanged_is_retried_from_what_is_there():
     api = FakeApi([api_obj("a", 3, annotations={"sidecar": "on"})])
     plan = plan_for(api, {"a": None}, restart=True)
     api.before_patch = lambda fake: fake.objs["a"]["spec"]["template"]["metadata"].pop("annotations")
-    written, failures = core.apply_plan(api, NS, plan, 1, "T", None, is_conflict)
+    written, failures = core.apply_plan(api, NS, plan, 1, "T", is_conflict)
     assert (written, failures) == ({"a"}, {})
     assert api.objs["a"]["spec"]["template"]["metadata"]["annotations"] == {core.RESTARTED_AT: "T"}
     assert [c[0] for c in api.calls if c[0] != "list"] == ["patch", "read", "patch"]
