@@ -53,6 +53,7 @@ def k8s_cluster(world_endpoint):
     """The control planes scripts/with-world.sh --k8s started (KUBECONFIG next to its cluster.json),
     else two started here in a short run dir and stopped at the end; seeded either way."""
     import json
+    import shutil
     import tempfile
 
     from tests.k8s import cluster
@@ -78,6 +79,7 @@ def k8s_cluster(world_endpoint):
     finally:
         if started:
             cluster.stop(run_dir, quiet=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture
