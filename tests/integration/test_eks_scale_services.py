@@ -140,13 +140,13 @@ def test_restart_replaces_the_pods_of_the_named_deployments_only(k8s):
 def test_per_deployment_restart_keys_restart_only_the_changed_ones(k8s):
     two = ["auth-service", "order-payment-service"]
     ok(run_module(MODULE, base(k8s, services=two, replicas=1)))
-    first = ok(run_module(MODULE, base(k8s, services=two, restart=True,
-                                      restart_key={"auth-service": "db@a1", "order-payment-service": "db@o1"})))
+    keys = {"auth-service": "db@a1", "order-payment-service": "db@o1"}
+    first = ok(run_module(MODULE, base(k8s, services=two, restart=True, restart_key=keys)))
     assert [r["action"] for r in first["results"]] == ["restart", "restart"]
     pods = {n: set(k8s.pods(n)) for n in two}
     # Only order-payment-service's endpoint (its key) changed.
-    res = ok(run_module(MODULE, base(k8s, services=two, restart=True,
-                                    restart_key={"auth-service": "db@a1", "order-payment-service": "db@o2"})))
+    keys["order-payment-service"] = "db@o2"
+    res = ok(run_module(MODULE, base(k8s, services=two, restart=True, restart_key=keys)))
     assert [(r["name"], r["action"], r["changed"]) for r in res["results"]] == [
         ("auth-service", "none", False), ("order-payment-service", "restart", True)]
     assert mutating_calls(res["api_calls"]) == {"patch_namespaced_deployment": 1}
