@@ -42,7 +42,7 @@ def run_module(module, args, check=False, diff=False, env=None, timeout=300, ver
     """The module's result dict (with 'failed' when it failed), and the raw output in '_stdout'."""
     with tempfile.TemporaryDirectory() as tree:
         proc = subprocess.run(module_command(module, args, check, diff, verbosity, tree), cwd=ROOT,
-                              env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
+                              env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)
         try:
             with open(os.path.join(tree, "localhost")) as f:
                 result = json.load(f)
@@ -67,7 +67,7 @@ def run_playbook(playbook, inventory="inventories/local", extra_vars=None, check
         cmd += ["--tags", tags]
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    return subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def mutating(calls, prefixes=MUTATING_RDS):
