@@ -104,9 +104,9 @@ make_pid=$!
 while kill -0 "$make_pid" 2>/dev/null; do
   for _ in $(seq 30); do kill -0 "$make_pid" 2>/dev/null || break; sleep 1; done
   kill -0 "$make_pid" 2>/dev/null || break
-  # go build is silent while compiling: the size of its cache shows that it is moving.
+  # go build is silent while compiling: the size of its output tree shows that it is moving.
   done_bins=$(find "$SRC/_output" -type f -perm -u+x -name 'kube-*' 2>/dev/null | xargs -rn1 basename | tr '\n' ' ' || true)
-  say "  building... $(($(date +%s) - make_start)) s, go cache $(du -sm "$GOCACHE" 2>/dev/null | cut -f1) MB, done: ${done_bins:-none} ($(tail -n 1 "$WORK/make.log" | cut -c1-60 | sed 's/^ *//'))"
+  say "  building... $(($(date +%s) - make_start)) s, output $(du -sm "$SRC/_output" 2>/dev/null | cut -f1) MB, done: ${done_bins:-none} ($(tail -n 1 "$WORK/make.log" | cut -c1-60 | sed 's/^ *//'))"
 done
 if ! wait "$make_pid"; then
   tail -n 40 "$WORK/make.log"
