@@ -222,22 +222,10 @@ class Seeder:
         if s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
-    def crr_role(self) -> str:
-        iam = self.client("iam", PRIMARY)
-        try:
-            return iam.get_role(RoleName=CRR_ROLE)["Role"]["Arn"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchEntity":
-                raise
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-        }
-        arn = iam.create_role(RoleName=CRR_ROLE, AssumeRolePolicyDocument=json.dumps(trust), Tags=BASE_TAGS)["Role"]["Arn"]
-        self.created.append(f"iam-role:{CRR_ROLE}")
-        return arn
+    # --- IAM roles (S3 replication, EKS) ---
 
-    # --- EKS ---
+    def crr_role(self) -> str:
+        return self.service_role(CRR_ROLE, "s3.amazonaws.com")
 
     def service_role(self, name: str, principal: str) -> str:
         # moto does not load AWS-managed policies, so the roles carry only their trust policy.
