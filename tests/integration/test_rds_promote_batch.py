@@ -152,7 +152,8 @@ def test_select_by_tags(world):
 
 
 def test_timeout_names_the_pending_instances_then_a_rerun_finishes(world):
-    world.configure(promotion_seconds=4)
+    # long enough that the rerun (after ansible's own start-up) still finds them promoting
+    world.configure(promotion_seconds=10)
     res = run_module("rds_promote_batch", dict(BASE, db_instance_identifiers=REPLICAS[:3], wait_timeout=1))
     assert res.get("failed") is True
     assert "timed out" in res["msg"] and "still waiting for" in res["msg"]
@@ -169,7 +170,7 @@ def test_timeout_names_the_pending_instances_then_a_rerun_finishes(world):
 
 
 def test_run_killed_during_the_wait_is_finished_by_the_next_run(world):
-    world.configure(promotion_seconds=3)
+    world.configure(promotion_seconds=10)  # still promoting when the next run starts
     cmd = module_command("rds_promote_batch", dict(BASE, db_instance_identifiers=REPLICAS))
     proc = subprocess.Popen(cmd, cwd=ROOT, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
