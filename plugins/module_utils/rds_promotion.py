@@ -13,6 +13,7 @@ instances it already promoted (a promoted replica looks exactly like any other p
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -307,12 +308,7 @@ def start_promotions(rds, actions, max_concurrency, is_error_code, backup_retent
     return {action.name: exc for action, _result, exc in run_concurrently(promote, todo, max_concurrency) if exc}
 
 
-def wait_for_promotions(rds, names, timeout, interval, clock=None, sleep=None, on_poll=None, start=None):
+def wait_for_promotions(rds, names, timeout, interval, clock=time.monotonic, sleep=time.sleep, on_poll=None, start=None):
     """One DescribeDBInstances per interval for the whole batch until all are promoted."""
-    kwargs = {"start": start}
-    if clock is not None:
-        kwargs["clock"] = clock
-    if sleep is not None:
-        kwargs["sleep"] = sleep
     return wait_for_batch(lambda: describe_instances(rds, names), names, is_promoted, timeout, interval,
-                          on_poll=on_poll, **kwargs)
+                          clock=clock, sleep=sleep, on_poll=on_poll, start=start)
