@@ -5,6 +5,7 @@
 
 class ModuleDocFragment:
     # Options every batch module of this collection shares: concurrency and the shared wait.
+    # Their argument spec is module_utils/batch.py BATCH_ARGUMENT_SPEC (a unit test keeps the two alike).
     DOCUMENTATION = r"""
 options:
   max_concurrency:
@@ -20,7 +21,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait before failing. The failure names the resources that are done and those that are not.
+      - Seconds to wait before failing, counted from the start of the run. The batch is polled a
+        last time exactly at the deadline. The failure names the resources that are done and
+        those that are not.
     type: int
     default: 1800
   poll_interval:
@@ -41,4 +44,24 @@ api_calls:
   returned: always
   type: dict
   sample: {"DescribeDBInstances": 6, "PromoteReadReplica": 8}
+polls:
+  description: How many times the batch was polled while waiting (one poll serves the whole batch).
+  returned: always
+  type: int
+  sample: 9
+pending:
+  description: The resources not done when the wait timed out.
+  returned: on timeout
+  type: list
+  elements: str
+done:
+  description: The resources done when the wait timed out.
+  returned: on timeout
+  type: list
+  elements: str
+problems:
+  description: Every reason the batch was refused before anything changed.
+  returned: when refused
+  type: list
+  elements: str
 """

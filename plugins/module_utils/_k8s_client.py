@@ -8,7 +8,7 @@ The options are kubernetes.core's (AUTH_ARG_SPEC, documented by its k8s_auth_opt
 so one `module_defaults` group serves both collections, with the same precedence: a module
 option, else its K8S_AUTH_* environment variable; explicit host + credentials, else the
 kubeconfig (and context) when one is named, else in-cluster, else the default kubeconfig
-(KUBECONFIG or ~/.kube/config). Unlike kubernetes.core this builds typed API objects (no
+(KUBECONFIG or ~/.kube/config). Unlike kubernetes.core this calls a few fixed endpoints (no
 discovery calls, see KubeApi), never touches the client's global default configuration, checks the context
 exists before connecting (so a typo is named, not reported as a connection error), and counts
 every API call by operation.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import quote, urlencode
 
 try:
     import urllib3
@@ -39,7 +38,6 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 )
 
 REQUEST_TIMEOUT = (10, 60)  # connect, read seconds, for every call
-MERGE_PATCH = "application/merge-patch+json"
 _NOT_SETTINGS = ("kubeconfig", "context", "persist_config")
 _HEADERS = {"impersonate_user": "Impersonate-User", "impersonate_groups": "Impersonate-Group"}
 
@@ -194,58 +192,63 @@ class KubeApi:
     """The few endpoints this collection calls, over the kubernetes client's ApiClient.
 
     The ApiClient brings the configuration, authentication (kubeconfig, exec plugins, token
-    refresh), TLS, connection pool and retries; requests and responses are plain dicts, as with
-    kubernetes.core's dynamic client. The typed AppsV1Api/CoreV1Api are not used: importing them
-    builds hundreds of model classes (about 1.3 s per module run with kubernetes 37), and
-    deserialising 100 deployments per poll into them costs more than the poll. Method names are
-    the typed API's, and every call is counted under its name.
+    refresh), TLS, connection pool and retries, and builds every request the way the typed API
+    does (param_serialize: path quoting, query, default and auth headers; call_api). Responses
+    are decoded into plain dicts, as with kubernetes.core's dynamic client. The typed
+    AppsV1Api/CoreV1Api are not used: importing them builds hundreds of model classes (about
+    1.3 s per module run with kubernetes 37), and deserialising 100 deployments per poll into
+    them costs more than the poll. Method names are the typed API's, and every call is counted
+    under its name.
     """
 
     def __init__(self, client, counter, timeout=REQUEST_TIMEOUT):
         self.client, self.counter, self.timeout = client, counter, timeout
 
-    def _request(self, operation, method, path, query=None, body=None, content_type="application/json"):
+    def _request(self, operation, method, resource_path, path_params=None, query=None, body=None, content_type=None):
         self.counter.add(operation)
-        configuration = self.client.configuration
-        headers = dict(self.client.default_headers)
-        headers["Accept"] = "application/json"
+        headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        for auth in configuration.auth_settings().values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
-        url = configuration.host + path
-        if query:
-            url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
-        response = self.client.rest_client.request(method, url, headers=headers, body=body,
-                                                   _request_timeout=self.timeout)
-        if callable(getattr(response, "read", None)):
-            response.read()  # kubernetes >= 32 leaves the body unread
+        # Unset options are left out, as the typed API does.
+        query_params = [(name, value) for name, value in (query or {}).items() if value is not None]
+        request = self.client.param_serialize(
+            method=method, resource_path=resource_path, path_params=path_params, query_params=query_params,
+            header_params=headers, body=body, auth_settings=["BearerToken"])
+        response = self.client.call_api(*request, _request_timeout=self.timeout)
+        data = response.read()  # call_api leaves the body unread
         if not 200 <= response.status <= 299:
-            raise ApiException(http_resp=response)
-        data = response.data
-        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+            # raises the status's subclass (NotFoundException, ...), body = the Status JSON
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return json.loads(data)
 
     def list_namespaced_deployment(self, namespace, limit=None, _continue=None):
-        return self._request("list_namespaced_deployment", "GET", "/apis/apps/v1/namespaces/%s/deployments" % quote(namespace),
-                             {"limit": limit, "continue": _continue})
+        return self._request("list_namespaced_deployment", "GET", "/apis/apps/v1/namespaces/{namespace}/deployments",
+                             {"namespace": namespace}, {"limit": limit, "continue": _continue})
 
     def read_namespaced_deployment(self, name, namespace):
-        return self._request("read_namespaced_deployment", "GET",
-                             "/apis/apps/v1/namespaces/%s/deployments/%s" % (quote(namespace), quote(name)))
+        return self._request("read_namespaced_deployment", "GET", "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+                             {"namespace": namespace, "name": name})
 
-    def patch_namespaced_deployment(self, name, namespace, body, content_type=MERGE_PATCH):
-        return self._request("patch_namespaced_deployment", "PATCH",
-                             "/apis/apps/v1/namespaces/%s/deployments/%s" % (quote(namespace), quote(name)),
-                             body=body, content_type=content_type)
+    def patch_namespaced_deployment(self, name, namespace, body, content_type):
+        return self._request("patch_namespaced_deployment", "PATCH", "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+                             {"namespace": namespace, "name": name}, body=body, content_type=content_type)
 
-    def patch_namespaced_deployment_scale(self, name, namespace, body, content_type=MERGE_PATCH):
+    def patch_namespaced_deployment_scale(self, name, namespace, body, content_type):
         return self._request("patch_namespaced_deployment_scale", "PATCH",
-                             "/apis/apps/v1/namespaces/%s/deployments/%s/scale" % (quote(namespace), quote(name)),
-                             body=body, content_type=content_type)
+                             "/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale",
+                             {"namespace": namespace, "name": name}, body=body, content_type=content_type)
 
     def read_namespace(self, name):
-        return self._request("read_namespace", "GET", "/api/v1/namespaces/%s" % quote(name))
+        return self._request("read_namespace", "GET", "/api/v1/namespaces/{name}", {"name": name})
+
+    # Secrets are read only to checksum their data: nothing these return may be logged or put in a result.
+    def list_namespaced_secret(self, namespace, limit=None, _continue=None):
+        return self._request("list_namespaced_secret", "GET", "/api/v1/namespaces/{namespace}/secrets",
+                             {"namespace": namespace}, {"limit": limit, "continue": _continue})
+
+    def read_namespaced_secret(self, name, namespace):
+        return self._request("read_namespaced_secret", "GET", "/api/v1/namespaces/{namespace}/secrets/{name}",
+                             {"namespace": namespace, "name": name})
 
 
 def connect(params, counter, pool_size=10):

@@ -2,45 +2,44 @@
 # Copyright: (c) 2026, Lomash Wood
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The core of eks_scale_services: observe deployments, plan scaling and restarts, apply, wait.
+"""The core of eks_scale_services: observe deployments, plan scaling and restarts, apply.
 
 Planning is pure (request + observed deployments -> plan or BatchError), and so is the readiness
-predicate. Observing, applying and waiting take an API object with the typed client's method
-names (_k8s_client.KubeApi: the kubernetes client's ApiClient, every call counted) and work on
-plain API dicts: one list of the
-namespace's deployments serves a whole poll, whatever the batch size.
+predicate. Observing and applying take an API object with the typed client's method names
+(_k8s_client.KubeApi: the kubernetes client's ApiClient, every call counted) and work on plain
+API dicts: one list of the namespace's deployments serves a whole poll, whatever the batch size.
 
 Writes are compare-and-set on replicas: each is a JSON patch whose first operation tests the
 replicas the plan saw, so a deployment resized by someone else in between is left alone and
 reported, while status updates in between (which change resourceVersion all the time during a
-rollout) do not get in the way. A restart can carry a key (an annotation on the pod
-template), so a run that was killed after restarting recognises its own restart and waits for it
-instead of restarting again.
+rollout) do not get in the way.
+
+Restarts follow what the pods read, in the manner of Helm's checksum annotations: the pod
+template carries a digest of the data of every Secret it references (env, envFrom, volumes),
+written with the restart. A deployment whose Secrets now hash differently restarts; one whose
+digest matches does not, so a rerun, or a run after a killed one, never restarts twice. The
+digest is the only thing computed from Secret values, and the values are never kept or returned.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from .batch import BatchError, duplicates, run_concurrently, wait_for_batch
+from .batch import BatchError, duplicates, run_concurrently
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` writes
-RESTART_KEY = "multiregion.lomashwood.com/restart-key"
+SECRETS_CHECKSUM = "multiregion.lomashwood.com/secrets-checksum"
+RESTART_MODES = ("never", "always", "on_secret_change")
 JSON_PATCH = "application/json-patch+json"
 LIST_PAGE = 500
 CAS_ATTEMPTS = 5
 # Deployment names are DNS-1123 subdomains; namespaces DNS-1123 labels.
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kubernetes client method names and AWS operation names (EKS UpdateNodegroupConfig).
-MUTATING_PREFIXES = ("create_", "patch_", "replace_", "delete_", "update_", "Create", "Update", "Delete", "Put", "Modify")
-
-
-def mutating_calls(api_calls):
-    """The mutating operations among counted API calls (zero in check mode and on a rerun)."""
-    return {op: n for op, n in api_calls.items() if op.startswith(MUTATING_PREFIXES) and n}
 
 
 # ---- observed state ---------------------------------------------------------------------------
@@ -58,9 +57,9 @@ class Deployment:
     ready: int = 0
     available: int = 0
     unavailable: int = 0
-    resource_version: str = ""
     annotations: dict = field(default_factory=dict)  # the pod template's
     progress_reason: str | None = None  # the Progressing condition's reason
+    secret_refs: dict = field(default_factory=dict)  # {Secret name: optional} the pods read
 
     @classmethod
     def from_api(cls, obj):
@@ -77,9 +76,9 @@ class Deployment:
             ready=int(status.get("readyReplicas") or 0),
             available=int(status.get("availableReplicas") or 0),
             unavailable=int(status.get("unavailableReplicas") or 0),
-            resource_version=meta.get("resourceVersion") or "",
             annotations=dict(template_meta.get("annotations") or {}),
             progress_reason=progressing[0].get("reason") if progressing else None,
+            secret_refs=secret_refs((spec.get("template") or {}).get("spec") or {}),
         )
 
     @property
@@ -87,12 +86,51 @@ class Deployment:
         return self.annotations.get(RESTARTED_AT)
 
     @property
-    def restart_key(self):
-        return self.annotations.get(RESTART_KEY)
+    def secrets_checksum(self):
+        return self.annotations.get(SECRETS_CHECKSUM)
 
     def summary(self):
         return {"replicas": self.replicas, "ready_replicas": self.ready, "available_replicas": self.available,
-                "updated_replicas": self.updated, "restarted_at": self.restarted_at}
+                "updated_replicas": self.updated, "restarted_at": self.restarted_at,
+                "secrets_checksum": self.secrets_checksum}
+
+
+def secret_refs(pod_spec):
+    """{name: optional} of every Secret a pod template reads: env secretKeyRef, envFrom and volumes.
+
+    A Secret referenced both optionally and not is required.
+    """
+    refs = {}
+
+    def add(ref, name_key="name"):
+        name = (ref or {}).get(name_key)
+        if name:
+            refs[name] = refs.get(name, True) and bool(ref.get("optional"))
+
+    containers = (pod_spec.get("initContainers") or []) + (pod_spec.get("containers") or [])
+    for container in containers:
+        for env in container.get("env") or []:
+            add((env.get("valueFrom") or {}).get("secretKeyRef"))
+        for source in container.get("envFrom") or []:
+            add(source.get("secretRef"))
+    for volume in pod_spec.get("volumes") or []:
+        add(volume.get("secret"), "secretName")
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            add(source.get("secret"))
+    return refs
+
+
+def secrets_checksum(dep, secrets, namespace):
+    """The digest of the data of the Secrets dep's pods read (sha256 hex); BatchError for a missing one.
+
+    secrets: {name: Secret as the API returns it}. An absent optional Secret counts as absent.
+    """
+    missing = [n for n, optional in sorted(dep.secret_refs.items()) if n not in secrets and not optional]
+    if missing:
+        raise BatchError(["%s reads Secret %s, which is not in namespace %s"
+                          % (dep.name, ", ".join(repr(n) for n in missing), namespace)])
+    content = {n: (secrets[n].get("data") or {}) if n in secrets else None for n in sorted(dep.secret_refs)}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def rolled_out(dep, replicas=None):
@@ -202,34 +240,10 @@ def check_namespace(namespace):
     return namespace
 
 
-def restart_keys(restart_key, names, restart=False):
-    """{name: key or None}: one key for every deployment (a string) or one each (a mapping).
-
-    BatchError names a key given without restart, a mapping that leaves a requested deployment
-    out or names one that was not requested, and an empty key.
-    """
-    if restart_key is None:
-        return {name: None for name in names}
-    if not restart:
-        raise BatchError(["restart_key is only used with restart: true"])
-    if not isinstance(restart_key, dict):
-        key = str(restart_key)
-        if not key.strip():
-            raise BatchError(["restart_key is empty"])
-        return {name: key for name in names}
-    problems = []
-    unknown = sorted(str(n) for n in restart_key if n not in names)
-    if unknown:
-        problems.append("restart_key names deployments that are not in services: %s" % ", ".join(unknown))
-    missing = [n for n in names if n not in restart_key]
-    if missing:
-        problems.append("restart_key has no key for: %s" % ", ".join(missing))
-    empty = [n for n in names if n in restart_key and not str(restart_key[n] if restart_key[n] is not None else "").strip()]
-    if empty:
-        problems.append("restart_key is empty for: %s" % ", ".join(empty))
-    if problems:
-        raise BatchError(problems)
-    return {name: str(restart_key[name]) for name in names}
+def check_restart(restart):
+    if restart not in RESTART_MODES:
+        raise BatchError(["restart must be one of %s, got %r" % (", ".join(RESTART_MODES), restart)])
+    return restart
 
 
 # ---- plan -------------------------------------------------------------------------------------
@@ -242,9 +256,8 @@ class Change:
     action: str
     before: int
     after: int
-    resource_version: str = ""
     template_annotations: bool = False  # whether the pod template has annotations already (for the patch)
-    restart_key: str | None = None
+    checksum: str | None = None  # the Secrets' digest to write with a restart
 
     @property
     def changed(self):
@@ -258,15 +271,14 @@ class Change:
         return {"name": self.name, "action": self.action, "before": self.before, "after": self.after}
 
 
-def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, namespace_missing=False, where=""):
+def plan_scaling(wanted, observed, namespace, restart="never", checksums=None, namespace_missing=False, where=""):
     """Decide, for every requested deployment, what to change; refuse the batch naming every unknown one.
 
-    wanted: {name: replicas or None}; observed: {name: Deployment} of the namespace; restart_key:
-    None, one key, or {name: key} (see restart_keys). A deployment whose pod template already
-    carries its key was restarted by an earlier run: no second restart. Nothing to change: "none"
-    when rolled out, else "wait" (e.g. a killed run's rollout still going).
+    wanted: {name: replicas or None}; observed: {name: Deployment} of the namespace; restart: one
+    of RESTART_MODES; checksums: {name: digest of the Secrets it reads now} (on_secret_change).
+    A deployment whose pod template already carries that digest started with that content: no
+    restart. Nothing to change: "none" when rolled out, else "wait" (e.g. a killed run's rollout).
     """
-    keys = restart_keys(restart_key, list(wanted), restart)
     where = " (%s)" % where if where else ""
     if namespace_missing:
         raise BatchError(["namespace %r does not exist%s" % (namespace, where)])
@@ -278,8 +290,8 @@ def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, n
             continue
         after = dep.replicas if want is None else want
         scale = after != dep.replicas
-        key = keys[name]
-        do_restart = restart and not (key and dep.restart_key == key)
+        checksum = (checksums or {}).get(name) if restart == "on_secret_change" else None
+        do_restart = restart == "always" or (checksum is not None and dep.secrets_checksum != checksum)
         if scale and do_restart:
             action = "scale-and-restart"
         elif scale:
@@ -288,8 +300,7 @@ def plan_scaling(wanted, observed, namespace, restart=False, restart_key=None, n
             action = "restart"
         else:
             action = "none" if rolled_out(dep, after) else "wait"
-        plan.append(Change(name, action, dep.replicas, after, dep.resource_version, bool(dep.annotations),
-                           key if action in ("restart", "scale-and-restart") else None))
+        plan.append(Change(name, action, dep.replicas, after, bool(dep.annotations), checksum if do_restart else None))
     if problems:
         raise BatchError(problems)
     return plan
@@ -300,11 +311,11 @@ def simulate(change, dep, stamp=None):
     annotations = dict(dep.annotations)
     if change.restart:
         annotations[RESTARTED_AT] = stamp
-        if change.restart_key:
-            annotations[RESTART_KEY] = change.restart_key
+        if change.checksum:
+            annotations[SECRETS_CHECKSUM] = change.checksum
     n = change.after
-    return Deployment(dep.name, n, dep.generation, dep.generation, n, n, n, n, 0, dep.resource_version,
-                      annotations, dep.progress_reason)
+    return Deployment(dep.name, n, dep.generation, dep.generation, n, n, n, n, 0, annotations, dep.progress_reason,
+                      dep.secret_refs)
 
 
 def restart_stamp(now=None):
@@ -314,21 +325,29 @@ def restart_stamp(now=None):
 
 # ---- observe ----------------------------------------------------------------------------------
 
-def list_deployments(api, namespace):
-    """{name: Deployment} for the whole namespace: one list call per 500 deployments."""
-    found, token = {}, None
+def _list(list_call, namespace):
+    """Every item of a namespaced list, one call per LIST_PAGE items (continue tokens)."""
+    token = None
     while True:
-        page = api.list_namespaced_deployment(namespace, limit=LIST_PAGE, _continue=token)
-        for obj in page.get("items") or []:
-            dep = Deployment.from_api(obj)
-            found[dep.name] = dep
+        page = list_call(namespace, limit=LIST_PAGE, _continue=token)
+        yield from page.get("items") or []
         token = (page.get("metadata") or {}).get("continue")
         if not token:
-            return found
+            return
+
+
+def list_deployments(api, namespace):
+    """{name: Deployment} for the whole namespace."""
+    return {dep.name: dep for dep in map(Deployment.from_api, _list(api.list_namespaced_deployment, namespace))}
 
 
 def read_deployment(api, namespace, name):
     return Deployment.from_api(api.read_namespaced_deployment(name, namespace))
+
+
+def list_secrets(api, namespace):
+    """{name: Secret} for the whole namespace: only for secrets_checksum, never returned."""
+    return {obj["metadata"]["name"]: obj for obj in _list(api.list_namespaced_secret, namespace)}
 
 
 # ---- apply ------------------------------------------------------------------------------------
@@ -365,8 +384,8 @@ def restart_patch(change, stamp):
     if change.after != change.before:
         ops.append({"op": "replace", "path": "/spec/replicas", "value": change.after})
     notes = {RESTARTED_AT: stamp}
-    if change.restart_key:
-        notes[RESTART_KEY] = change.restart_key
+    if change.checksum:
+        notes[SECRETS_CHECKSUM] = change.checksum
     if change.template_annotations:
         ops += [{"op": "add", "path": "/spec/template/metadata/annotations/" + _pointer(k), "value": v}
                 for k, v in notes.items()]
@@ -394,15 +413,14 @@ def apply_change(api, namespace, change, stamp=None, is_conflict=None):
             if is_conflict is None or not is_conflict(exc) or attempt == CAS_ATTEMPTS - 1:
                 raise
         current = read_deployment(api, namespace, change.name)
-        if change.restart and change.restart_key and current.restart_key == change.restart_key:
-            return False  # restarted meanwhile with this key (another run)
+        if change.restart and change.checksum and current.secrets_checksum == change.checksum:
+            return False  # restarted onto this content meanwhile (another run)
         if current.replicas != change.before:
             if current.replicas == change.after and not change.restart:
                 return False
             raise ScaleConflict("replicas changed from %d to %d by someone else since this run read them; left alone"
                                 % (change.before, current.replicas))
-        change = replace(change, resource_version=current.resource_version,
-                         template_annotations=bool(current.annotations))
+        change = replace(change, template_annotations=bool(current.annotations))
     return False  # not reached
 
 
@@ -413,73 +431,3 @@ def apply_plan(api, namespace, plan, max_concurrency, stamp=None, is_conflict=No
                                 todo, max_concurrency)
     written = {change.name for change, wrote, exc in outcomes if exc is None and wrote}
     return written, {change.name: exc for change, _wrote, exc in outcomes if exc}
-
-
-# ---- wait -------------------------------------------------------------------------------------
-
-def wait_for_rollout(api, namespace, targets, timeout, interval, clock=None, sleep=None, on_poll=None, start=None):
-    """One list of the namespace's deployments per interval until each target is rolled out at its size.
-
-    targets: {name: replicas}. Returns (done {name: seconds}, observed, elapsed); raises
-    BatchTimeout (with the partial result) when timeout passes first.
-    """
-    kwargs = {"start": start, "on_poll": on_poll}
-    if clock is not None:
-        kwargs["clock"] = clock
-    if sleep is not None:
-        kwargs["sleep"] = sleep
-    return wait_for_batch(lambda: list_deployments(api, namespace), list(targets),
-                          lambda dep: dep is not None and rolled_out(dep, targets[dep.name]),
-                          timeout, interval, **kwargs)
-
-
-# ---- EKS managed node group -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class NodegroupChange:
-    cluster_name: str
-    nodegroup_name: str
-    action: str  # "scale" or "none"
-    before: int
-    after: int
-    min_size: int
-    max_size: int
-
-    @property
-    def changed(self):
-        return self.action == "scale"
-
-    def as_dict(self):
-        return {"cluster_name": self.cluster_name, "nodegroup_name": self.nodegroup_name, "action": self.action,
-                "changed": self.changed, "before": {"desired_size": self.before},
-                "after": {"desired_size": self.after}, "min_size": self.min_size, "max_size": self.max_size}
-
-
-def plan_nodegroup(cluster_name, nodegroup_name, desired_size, scaling):
-    """Scale a node group to desired_size; refuse sizes outside its minSize..maxSize (EKS would)."""
-    label = "%s/%s" % (cluster_name, nodegroup_name)
-    low, high, current = scaling.get("minSize", 0), scaling.get("maxSize", 0), scaling.get("desiredSize", 0)
-    if desired_size < low or desired_size > high:
-        raise BatchError(["node_group desired_size=%d is outside %s's minSize..maxSize (%d..%d)"
-                          % (desired_size, label, low, high)])
-    action = "none" if desired_size == current else "scale"
-    return NodegroupChange(cluster_name, nodegroup_name, action, current, desired_size, low, high)
-
-
-def describe_nodegroup(eks, cluster_name, nodegroup_name, is_not_found):
-    """The node group's scalingConfig, or BatchError naming the cluster or node group not found."""
-    try:
-        group = eks.describe_nodegroup(aws_retry=True, clusterName=cluster_name, nodegroupName=nodegroup_name)
-    except Exception as exc:  # pylint: disable=broad-except
-        if is_not_found(exc):
-            raise BatchError(["node_group: no node group %r in EKS cluster %r (%s)" % (nodegroup_name, cluster_name, exc)])
-        raise
-    return group["nodegroup"].get("scalingConfig") or {}
-
-
-def scale_nodegroup(eks, change):
-    """update_nodegroup_config; returns the update id (EKS applies it asynchronously)."""
-    update = eks.update_nodegroup_config(aws_retry=True, clusterName=change.cluster_name,
-                                         nodegroupName=change.nodegroup_name,
-                                         scalingConfig={"desiredSize": change.after})
-    return (update.get("update") or {}).get("id")

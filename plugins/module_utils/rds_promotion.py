@@ -13,11 +13,11 @@ instances it already promoted (a promoted replica looks exactly like any other p
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .batch import BatchError, duplicates, run_concurrently, wait_for_batch
+from .aws import is_error_code, paginate
+from .batch import BatchError, duplicates, run_concurrently
 
 PROMOTED_FROM_TAG = "lomashwood:promoted-from"
 PROMOTED_LAG_TAG = "lomashwood:promoted-lag-seconds"
@@ -78,9 +78,20 @@ def is_promoted(instance):
 
 # ---- plan -------------------------------------------------------------------------------------
 
+class _Action:
+    """What every planned action offers the module flow (batch.run_batch)."""
+
+    @property
+    def changed(self):
+        return self.action == "promote"
+
+    def as_dict(self):
+        return {"name": self.name, "action": self.action, "source": self.source, "lag_seconds": self.lag_seconds}
+
+
 @dataclass(frozen=True)
-class PromoteReplica:
-    """Promote a replica that has not been touched yet."""
+class PromoteReplica(_Action):
+    """Promote a replica that has not been touched yet (or marked, but the promote call never landed)."""
 
     name: str
     source: str
@@ -90,7 +101,7 @@ class PromoteReplica:
 
 
 @dataclass(frozen=True)
-class AwaitPromotion:
+class AwaitPromotion(_Action):
     """A promotion this collection started earlier is still running: wait, never promote twice."""
 
     name: str
@@ -100,7 +111,7 @@ class AwaitPromotion:
 
 
 @dataclass(frozen=True)
-class AlreadyPromoted:
+class AlreadyPromoted(_Action):
     """Promoted by an earlier run: nothing to do but report it."""
 
     name: str
@@ -220,28 +231,17 @@ def _float_or_none(value):
 def describe_instances(rds, names=None):
     """{name: Instance} for the given names (one call per 100 names), or for every instance in the region."""
     if names is None:
-        return _describe(rds, [])
+        return _describe(rds)
     found = {}
     names = list(names)
     for i in range(0, len(names), DESCRIBE_FILTER_LIMIT):
-        chunk = names[i:i + DESCRIBE_FILTER_LIMIT]
-        found.update(_describe(rds, [{"Name": "db-instance-id", "Values": chunk}]))
+        found.update(_describe(rds, Filters=[{"Name": "db-instance-id", "Values": names[i:i + DESCRIBE_FILTER_LIMIT]}]))
     return found
 
 
-def _describe(rds, filters):
-    found, marker = {}, None
-    while True:
-        kwargs = {"Filters": filters} if filters else {}
-        if marker:
-            kwargs["Marker"] = marker
-        page = rds.describe_db_instances(aws_retry=True, **kwargs)
-        for desc in page.get("DBInstances", []):
-            inst = Instance.from_api(desc)
-            found[inst.name] = inst
-        marker = page.get("Marker")
-        if not marker:
-            return found
+def _describe(rds, **kwargs):
+    pages = paginate(rds, "describe_db_instances", **kwargs)
+    return {inst.name: inst for inst in map(Instance.from_api, pages.get("DBInstances", []))}
 
 
 def read_replica_lag(cloudwatch, names, max_age_seconds, now=None):
@@ -264,28 +264,21 @@ def read_replica_lag(cloudwatch, names, max_age_seconds, now=None):
             },
             "ReturnData": True,
         } for n, name in enumerate(chunk)]
-        kwargs = dict(MetricDataQueries=queries, StartTime=now - timedelta(seconds=max_age_seconds),
-                      EndTime=now + timedelta(seconds=60), ScanBy="TimestampDescending")
-        while True:
-            page = cloudwatch.get_metric_data(aws_retry=True, **kwargs)
-            for res in page.get("MetricDataResults", []):
-                name = chunk[int(res["Id"][1:])]
-                points = sorted(zip(res.get("Timestamps", []), res.get("Values", [])), reverse=True)
-                if points and lags[name] is None:
-                    lags[name] = float(points[0][1])
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
+        pages = paginate(cloudwatch, "get_metric_data", MetricDataQueries=queries,
+                         StartTime=now - timedelta(seconds=max_age_seconds),
+                         EndTime=now + timedelta(seconds=60), ScanBy="TimestampDescending")
+        # One entry per query and page: the newest point of a name is in its first entry with points.
+        for res in pages.get("MetricDataResults", []):
+            name = chunk[int(res["Id"][1:])]
+            points = sorted(zip(res.get("Timestamps", []), res.get("Values", [])), reverse=True)
+            if points and lags[name] is None:
+                lags[name] = float(points[0][1])
     return lags
 
 
-# ---- execute and wait -------------------------------------------------------------------------
+# ---- execute ----------------------------------------------------------------------------------
 
-class PromotionRefused(Exception):
-    pass
-
-
-def start_promotions(rds, actions, max_concurrency, is_error_code, backup_retention_period=None):
+def start_promotions(rds, actions, max_concurrency, backup_retention_period=None):
     """Mark then promote every PromoteReplica, concurrently. Returns {name: exception} for failures.
 
     A promote refused with InvalidDBInstanceState on an instance this collection marked is a
@@ -308,7 +301,18 @@ def start_promotions(rds, actions, max_concurrency, is_error_code, backup_retent
     return {action.name: exc for action, _result, exc in run_concurrently(promote, todo, max_concurrency) if exc}
 
 
-def wait_for_promotions(rds, names, timeout, interval, clock=time.monotonic, sleep=time.sleep, on_poll=None, start=None):
-    """One DescribeDBInstances per interval for the whole batch until all are promoted."""
-    return wait_for_batch(lambda: describe_instances(rds, names), names, is_promoted, timeout, interval,
-                          clock=clock, sleep=sleep, on_poll=on_poll, start=start)
+def simulate(plan, observed):
+    """The end state check mode predicts: every instance promoted, available and no longer a replica."""
+    return {a.name: Instance(a.name, "available", None, observed[a.name].arn, observed[a.name].address,
+                             observed[a.name].port, observed[a.name].tags) for a in plan}
+
+
+def outcome(action, now, failed, check_mode):
+    """promoted, already-promoted, would-promote (check mode), pending or failed."""
+    if failed:
+        return "failed"
+    if action.action == "none":
+        return "already-promoted"
+    if check_mode:
+        return "would-promote" if action.action == "promote" else "pending"
+    return "promoted" if is_promoted(now) else "pending"

@@ -137,7 +137,7 @@ results:
       description: Seconds from the start of the run until the instance was promoted and available.
       type: float
     error:
-      description: Why this instance failed, if it did.
+      description: Why this instance failed, or null.
       type: str
 plan:
   description: The actions decided before anything was changed (what check mode shows).
@@ -145,132 +145,87 @@ plan:
   type: list
   elements: dict
   sample: [{"name": "lomash-auth-prod-replica", "action": "promote", "lag_seconds": 4.0}]
-polls:
-  description: How many times the batch was polled while waiting (one C(DescribeDBInstances) per 100 replicas each).
+endpoints:
+  description:
+    - Each instance's endpoint, by name. The DNS name does not change on promotion, so in check
+      mode and before the promotion is done it is already the address to connect to.
   returned: always
-  type: int
-  sample: 9
-pending:
-  description: Replicas not promoted when the wait timed out.
-  returned: on timeout
-  type: list
-  elements: str
+  type: dict
+  sample: {"lomash-auth-prod-replica": {"address": "lomash-auth-prod-replica.abc.eu-west-2.rds.amazonaws.com", "port": 5432}}
 """
 
-import time
-
-try:
-    from botocore.config import Config
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import rds_promotion as core
-from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import ApiCallCounter, BatchError, BatchTimeout
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
+    Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute)
 
 
-def _is_error_code(exc, code):
-    return isinstance(exc, is_boto3_error_code(code))
+class Promotion(Adapter):
+    """rds_promote_batch for the module flow (module_utils/batch.py)."""
 
+    noun = "replica"
+    refusal = "Refusing to promote anything"
+    failure = "Failed to promote"
 
-def run(module, rds, cloudwatch, counter):
-    params = module.params
-    region = module.region
-    started = time.monotonic()
+    def __init__(self, module, counter):
+        self.params, self.region = module.params, module.region
+        self.rds = aws.client(module, "rds", counter, module.params["max_concurrency"])
+        self.cloudwatch = aws.client(module, "cloudwatch", counter)
+        self.names, self.lags = [], {}
 
-    # Validate and observe: read-only calls only.
-    if params["db_instance_identifiers"] is not None:
-        names = core.normalise_identifiers(params["db_instance_identifiers"], region)
-        observed = core.describe_instances(rds, names)
-    else:
-        observed = core.describe_instances(rds)
-        names = core.select_replicas(observed.values(), params["source_region"], params["tags"])
-    to_check = [n for n in names if n in observed and observed[n].is_replica and not observed[n].marked_promoted]
-    lags = core.read_replica_lag(cloudwatch, to_check, params["lag_max_age_seconds"]) if to_check else {}
-    plan = core.plan_promotion(names, observed, lags, region, params["max_replica_lag_seconds"],
-                               params["force"], params["source_region"])
+    def observe(self):
+        p = self.params
+        if p["db_instance_identifiers"] is not None:
+            self.names = core.normalise_identifiers(p["db_instance_identifiers"], self.region)
+            observed = core.describe_instances(self.rds, self.names)
+        else:
+            observed = core.describe_instances(self.rds)
+            self.names = core.select_replicas(observed.values(), p["source_region"], p["tags"])
+        # The RPO gate's input: lag of the replicas that still need promoting.
+        to_check = [n for n in self.names if n in observed and observed[n].is_replica and not observed[n].marked_promoted]
+        self.lags = core.read_replica_lag(self.cloudwatch, to_check, p["lag_max_age_seconds"]) if to_check else {}
+        return observed
 
-    before = {n: observed[n] for n in names}
-    result = dict(
-        changed=any(a.action == "promote" for a in plan),
-        plan=[dict(name=a.name, action=a.action, source=a.source, lag_seconds=a.lag_seconds) for a in plan],
-    )
-    if module.check_mode:
-        return _finish(result, plan, before, _simulate(plan, before), {}, {}, started, counter, check_mode=True)
+    def plan(self, observed):
+        p = self.params
+        return core.plan_promotion(self.names, observed, self.lags, self.region, p["max_replica_lag_seconds"],
+                                   p["force"], p["source_region"])
 
-    failures = core.start_promotions(rds, plan, params["max_concurrency"], _is_error_code, params["backup_retention_period"])
-    if failures:
-        # Promotions already started go on in AWS; the next run waits for them.
-        result = _finish(result, plan, before, core.describe_instances(rds, names), {}, failures, started, counter)
-        failed = "; ".join("%s: %s" % (n, e) for n, e in sorted(failures.items()))
-        raise _ModuleFailure("Failed to promote %s" % failed, result)
-    if not params["wait"]:
-        return _finish(result, plan, before, core.describe_instances(rds, names), {}, {}, started, counter)
+    def simulate(self, plan, observed):
+        return core.simulate(plan, observed)
 
-    def count_poll(*_progress):
-        result["polls"] += 1
+    def apply(self, plan):
+        return plan, core.start_promotions(self.rds, plan, self.params["max_concurrency"],
+                                           self.params["backup_retention_period"])
 
-    result["polls"] = 0
-    try:
-        done, after, _elapsed = core.wait_for_promotions(rds, names, params["wait_timeout"], params["poll_interval"],
-                                                         start=started, on_poll=count_poll)
-    except BatchTimeout as timeout:
-        result = _finish(result, plan, before, timeout.observed, timeout.done, {}, started, counter)
-        result["pending"] = timeout.pending
-        raise _ModuleFailure("Promotion of %d replica(s) %s" % (len(names), timeout), result)
-    return _finish(result, plan, before, after, done, {}, started, counter)
+    def poll(self):
+        return core.describe_instances(self.rds, self.names)
 
+    def is_done(self, action, state):
+        return core.is_promoted(state)
 
-def _simulate(plan, before):
-    """The end state check mode predicts: promoted instances, available and no longer replicas."""
-    return {a.name: core.Instance(a.name, "available", None, before[a.name].arn, before[a.name].address,
-                                  before[a.name].port, before[a.name].tags) for a in plan}
+    def progress(self, name, state):
+        return state.status if state else "not found"
 
-
-def _outcome(action, now, failed, check_mode):
-    if failed:
-        return "failed"
-    if action.action == "none":
-        return "already-promoted"
-    if check_mode:
-        return "would-promote" if action.action == "promote" else "pending"
-    return "promoted" if core.is_promoted(now) else "pending"
-
-
-def _finish(result, plan, before, after, done, failures, started, counter, check_mode=False):
-    results = []
-    for action in plan:
-        was = before[action.name]
-        now = after.get(action.name) or was
-        entry = dict(
-            name=action.name, action=action.action,
-            outcome=_outcome(action, now, action.name in failures, check_mode),
-            changed=action.action == "promote" and action.name not in failures,
-            source=action.source, lag_seconds=action.lag_seconds,
-            address=now.address, port=now.port,
-            before=was.summary(), after=now.summary(),
-            seconds=done.get(action.name),
-        )
-        if action.name in failures:
-            entry["error"] = str(failures[action.name])
-        results.append(entry)
-    result.setdefault("polls", 0)
-    result.update(
-        results=results,
-        elapsed_seconds=round(time.monotonic() - started, 2),
-        api_calls=counter.as_dict(),
-        diff=dict(before={r["name"]: r["before"] for r in results}, after={r["name"]: r["after"] for r in results}),
-    )
-    return result
-
-
-class _ModuleFailure(Exception):
-    def __init__(self, msg, result):
-        super().__init__(msg)
-        self.result = result
+    def summarise(self, plan, before, after, done, failures, check_mode):
+        results = []
+        for action in plan:
+            was = before[action.name]
+            now = after.get(action.name) or was
+            results.append(dict(
+                name=action.name, action=action.action,
+                outcome=core.outcome(action, now, action.name in failures, check_mode),
+                changed=action.changed and action.name not in failures,
+                source=action.source, lag_seconds=action.lag_seconds,
+                address=now.address, port=now.port,
+                before=was.summary(), after=now.summary(),
+                seconds=done.get(action.name),
+                error=str(failures[action.name]) if action.name in failures else None,
+            ))
+        endpoints = {r["name"]: {"address": r["address"], "port": r["port"]} for r in results}
+        return dict(results=results, endpoints=endpoints, diff=diff_of(results))
 
 
 def main():
@@ -282,10 +237,7 @@ def main():
         lag_max_age_seconds=dict(type="int", default=300),
         force=dict(type="bool", default=False),
         backup_retention_period=dict(type="int"),
-        max_concurrency=dict(type="int", default=10),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-        poll_interval=dict(type="float", default=10),
+        **batch_argument_spec(),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -293,28 +245,11 @@ def main():
         required_one_of=[("db_instance_identifiers", "source_region", "tags")],
         mutually_exclusive=[("db_instance_identifiers", "tags")],
     )
-    for opt in ("max_replica_lag_seconds", "lag_max_age_seconds", "max_concurrency", "wait_timeout"):
-        if module.params[opt] < (0 if opt == "max_replica_lag_seconds" else 1):
-            module.fail_json(msg="%s must be positive, got %s" % (opt, module.params[opt]))
-    if module.params["poll_interval"] <= 0:
-        module.fail_json(msg="poll_interval must be positive, got %s" % module.params["poll_interval"])
     if not module.region:
         module.fail_json(msg="region is required (the standby region the replicas live in)")
-
     counter = ApiCallCounter()
-    pool = Config(max_pool_connections=max(10, module.params["max_concurrency"]))
-    retry = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
-    rds = counter.attach(module.client("rds", retry_decorator=retry, config=pool))
-    cloudwatch = counter.attach(module.client("cloudwatch", retry_decorator=retry))
-    try:
-        result = run(module, rds, cloudwatch, counter)
-    except BatchError as exc:
-        module.fail_json(msg="Refusing to promote anything: %s" % exc, problems=exc.problems, api_calls=counter.as_dict())
-    except _ModuleFailure as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json_aws(exc, msg="Failed to promote the replicas")
-    module.exit_json(**result)
+    execute(module, lambda m: Promotion(m, counter), counter,
+            minimums=dict(max_replica_lag_seconds=0, lag_max_age_seconds=1, backup_retention_period=0))
 
 
 if __name__ == "__main__":

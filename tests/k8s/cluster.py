@@ -8,9 +8,15 @@ Everything binds 127.0.0.1; run it inside `unshare -n` (loopback only) for tests
     python -m tests.k8s.cluster status --run-dir DIR
     python -m tests.k8s.cluster knobs  --run-dir DIR --region eu-west-2 --pod-start-delay 2
     python -m tests.k8s.cluster stop   --run-dir DIR
+    python -m tests.k8s.cluster writes --run-dir DIR   # clients' writes since the start, counted
 
 Python: start(run_dir) -> info dict (also DIR/cluster.json), stop(run_dir), status(run_dir),
 set_knobs(run_dir, region, ...), and the context manager running(run_dir).
+
+Each apiserver writes an audit log of the mutating requests of clients (not the control plane's
+own, not the node simulator's) to DIR/<region>/audit.log: audit_mark(run_dir) notes where the logs
+end, mutating_requests(run_dir, mark) counts the writes since ({"k8s:eu-west-2:patch
+deployments/scale": 1}), audit_events(run_dir, mark) lists them.
 """
 
 from __future__ import annotations
@@ -40,6 +46,45 @@ NODESIM = Path(__file__).with_name("nodesim.py")
 NODESIM_CONFIGMAP = ("kube-system", "nodesim-config")
 # SIGTERM'd processes get this long before SIGKILL.
 STOP_GRACE = 5.0
+
+# --- who wrote what: identities and the audit log ---------------------------------------------------
+# Every component has a user of its own, all in system:masters as the one admin user was before
+# (so what each may do, and API priority and fairness, are unchanged): the audit policy can then
+# leave out the control plane's own writes and the node simulator's (the kubelet's part) by user.
+# A client's writes are everything else, admin's in particular (tests, seed, the modules).
+ADMIN_USER = "admin"
+COMPONENT_USERS = {"kube-controller-manager": "system:kube-controller-manager",
+                   "kube-scheduler": "system:kube-scheduler",
+                   "nodesim": "lomashwood:nodesim"}
+# The apiserver's loopback client (bootstrap RBAC, priority levels, ...) is system:apiserver.
+CONTROL_PLANE_USERS = ("system:apiserver", *COMPONENT_USERS.values())
+# Sent by nodesim.py (nodesim.USER_AGENT): its writes are left out even when it was started by hand
+# with the admin kubeconfig.
+NODESIM_USER_AGENT = "lomashwood-nodesim/"
+MUTATING_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+# "create"s that persist nothing: TokenReview, SubjectAccessReview & co.
+REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")
+# lumberjack rotates audit.log to audit-<time>.log at this size and keeps this many: at most
+# 60 MB per region however long the cluster runs (a test run writes well under 1 MB).
+AUDIT_LOG_MAX_MB, AUDIT_LOG_BACKUPS = 20, 2
+AUDIT_POLICY = f"""\
+# Written by tests/k8s/cluster.py: the mutating requests of clients, at Metadata level (who, what,
+# which object, response code; no bodies). First matching rule wins.
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+# The control plane's own writes, and the node simulator's (it plays the kubelet).
+- level: None
+  users: {json.dumps(list(CONTROL_PLANE_USERS))}
+# Reviews are creates that change nothing.
+- level: None
+  resources: {json.dumps([{"group": g} for g in REVIEW_GROUPS])}
+- level: Metadata
+  verbs: {json.dumps(list(MUTATING_VERBS))}
+# Reads and watches: not logged.
+- level: None
+"""
 
 
 class ClusterError(RuntimeError):
@@ -307,16 +352,23 @@ def _start(run_dir, regions, bins, nodes, pod_start_delay, hold, nodesim, info, 
         _make_pki(rdir / "pki", region)
         etcd_port, peer_port, api_port = next(ports), next(ports), next(ports)
         token = secrets.token_hex(16)
-        _write_private(rdir / "pki/tokens.csv", f'{token},admin,admin,"system:masters"\n')
+        component_tokens = {name: secrets.token_hex(16) for name in COMPONENT_USERS}
+        _write_private(rdir / "pki/tokens.csv", "".join(
+            f'{t},{user},{user},"system:masters"\n' for t, user in
+            [(token, ADMIN_USER)] + [(component_tokens[n], u) for n, u in COMPONENT_USERS.items()]))
+        (rdir / "audit-policy.yaml").write_text(AUDIT_POLICY)
         server = f"https://127.0.0.1:{api_port}"
         r = info["regions"][region] = {
             "context": CONTEXT_PREFIX + region, "server": server,
             "ca_file": str(rdir / "pki/ca.crt"), "token": token,
             "ports": {"etcd": etcd_port, "etcd_peer": peer_port, "apiserver": api_port},
             "processes": {}, "nodes": []}
-        # Components use a one-context kubeconfig of their own.
+        # One-context kubeconfigs: admin's, and one per component with its own user.
         _write_private(rdir / "admin.kubeconfig", json.dumps(
             _kubeconfig([(r["context"], server, r["ca_file"], token)])))
+        for name, t in component_tokens.items():
+            _write_private(rdir / f"{name}.kubeconfig", json.dumps(
+                _kubeconfig([(r["context"], server, r["ca_file"], t)])))
         apis[region] = _Api(server, r["ca_file"], token)
     _write_private(run_dir / "kubeconfig", json.dumps(_kubeconfig(
         [(r["context"], r["server"], r["ca_file"], r["token"]) for r in info["regions"].values()]),
@@ -363,6 +415,11 @@ def _start(run_dir, regions, bins, nodes, pod_start_delay, hold, nodesim, info, 
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--endpoint-reconciler-type=none", "--allow-privileged=true",
+            # Blocking: a request's event is in the file before its response is complete.
+            f"--audit-policy-file={run_dir / region}/audit-policy.yaml",
+            f"--audit-log-path={audit_log(run_dir, region)}", "--audit-log-format=json",
+            "--audit-log-mode=blocking", f"--audit-log-maxsize={AUDIT_LOG_MAX_MB}",
+            f"--audit-log-maxbackup={AUDIT_LOG_BACKUPS}",
             "--profiling=false", "--v=1"])
     for region in regions:
         api = apis[region]
@@ -375,15 +432,16 @@ def _start(run_dir, regions, bins, nodes, pod_start_delay, hold, nodesim, info, 
             "--port=0", "--secure-port=0", "--v=1"]
     for region in regions:
         rdir = run_dir / region
-        kcfg = f"--kubeconfig={rdir}/admin.kubeconfig"
         launch(region, "kube-controller-manager", [
-            str(bins / "kube-controller-manager"), kcfg, *fast,
+            str(bins / "kube-controller-manager"),
+            f"--kubeconfig={rdir}/kube-controller-manager.kubeconfig", *fast,
             f"--service-account-private-key-file={rdir}/pki/sa.key",
             f"--root-ca-file={rdir}/pki/ca.crt",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
             "--concurrent-service-syncs=2"])
-        launch(region, "kube-scheduler", [str(bins / "kube-scheduler"), kcfg, *fast])
+        launch(region, "kube-scheduler", [str(bins / "kube-scheduler"),
+                                          f"--kubeconfig={rdir}/kube-scheduler.kubeconfig", *fast])
 
     # 1.20 refuses pods in a namespace until its default ServiceAccount has a token Secret.
     def default_token(api):
@@ -412,7 +470,7 @@ def _start(run_dir, regions, bins, nodes, pod_start_delay, hold, nodesim, info, 
         r["nodes"] = names
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         launch(region, "nodesim", [
-            sys.executable, str(NODESIM), "--kubeconfig", str(run_dir / "kubeconfig"),
+            sys.executable, str(NODESIM), "--kubeconfig", str(rdir / "nodesim.kubeconfig"),
             "--context", r["context"], "--nodes", str(nodes), "--node-prefix", f"{region}-node",
             "--region", region, "--pod-start-delay", str(pod_start_delay),
             *[a for h in hold for a in ("--hold", h)],
@@ -508,6 +566,124 @@ def status(run_dir: str | os.PathLike) -> dict:
     return out
 
 
+# --- the audit log: clients' writes ----------------------------------------------------------------
+
+def audit_log(run_dir: str | os.PathLike, region: str) -> Path:
+    return Path(run_dir) / region / "audit.log"
+
+
+def _audit_regions(run_dir: Path) -> list[str]:
+    info = _load(run_dir)
+    if info:
+        return list(info["regions"])
+    return [r for r in REGIONS if (run_dir / r).is_dir()]
+
+
+def audit_mark(run_dir: str | os.PathLike) -> dict:
+    """Where each region's audit log ends now: {region: [inode, size]} ([None, 0]: no log yet).
+
+    Pass it to mutating_requests / audit_events to see only what was written after it.
+    """
+    mark = {}
+    for region in _audit_regions(Path(run_dir)):
+        try:
+            st = audit_log(run_dir, region).stat()
+            mark[region] = [st.st_ino, st.st_size]
+        except FileNotFoundError:
+            mark[region] = [None, 0]
+    return mark
+
+
+def _audit_chunks(run_dir: Path, region: str, mark) -> list[tuple[Path, int]]:
+    """The files (oldest first) and offsets holding the region's events since the mark.
+
+    lumberjack renames a full audit.log to audit-<time>.log (the inode stays) and starts a new
+    one, so the marked inode is found among the backups after a rotation.
+    """
+    current = audit_log(run_dir, region)
+    files = sorted(current.parent.glob("audit-*.log"))
+    if current.exists():
+        files.append(current)
+    inode, offset = mark if mark else (None, 0)
+    if inode is None:  # no log at the mark: all of it is newer
+        return [(f, 0) for f in files]
+    for i, f in enumerate(files):
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_ino == inode:
+            if st.st_size < offset:  # not the marked file after all (a new cluster in this dir)
+                return [(g, 0) for g in files[i:]]
+            return [(f, offset)] + [(g, 0) for g in files[i + 1:]]
+    raise ClusterError(f"the {region} audit log was rotated away since the mark "
+                       f"({AUDIT_LOG_BACKUPS} backups of {AUDIT_LOG_MAX_MB} MB are kept): take a newer mark")
+
+
+def _is_client_write(ev: dict) -> bool:
+    """A completed mutating request of a client: the policy's choice, checked again here (a log
+    written under another policy, a node simulator started with admin credentials), and no dry run."""
+    if ev.get("stage") != "ResponseComplete" or ev.get("verb") not in MUTATING_VERBS:
+        return False
+    if (ev.get("user") or {}).get("username") in CONTROL_PLANE_USERS:
+        return False
+    if (ev.get("userAgent") or "").startswith(NODESIM_USER_AGENT):
+        return False
+    if (ev.get("objectRef") or {}).get("apiGroup") in REVIEW_GROUPS:
+        return False
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(ev.get("requestURI", "")).query)
+    return "All" not in query.get("dryRun", [])  # server-side dry run: validated, not stored
+
+
+def _write_key(region: str, ev: dict) -> str:
+    ref = ev.get("objectRef")
+    if ref and ref.get("resource"):
+        what = ref["resource"] + ("/" + ref["subresource"] if ref.get("subresource") else "")
+    else:  # a non-resource URL
+        what = urllib.parse.urlsplit(ev.get("requestURI", "")).path
+    return f"k8s:{region}:{ev['verb']} {what}"
+
+
+def audit_events(run_dir: str | os.PathLike, mark: dict | None = None) -> list[dict]:
+    """The clients' writes since the mark (None: since the cluster started), oldest first per region:
+    [{"key", "region", "verb", "uri", "user", "user_agent", "code", "time"}]."""
+    run_dir = Path(run_dir)
+    out = []
+    for region in _audit_regions(run_dir):
+        for path, offset in _audit_chunks(run_dir, region, (mark or {}).get(region)):
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offset)
+                    data = handle.read()
+            except FileNotFoundError:  # rotated away meanwhile: its events are in a backup now
+                continue
+            for line in data.split(b"\n")[:-1]:  # the last piece is "" or an event half written
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if not _is_client_write(ev):
+                    continue
+                out.append({"key": _write_key(region, ev), "region": region, "verb": ev["verb"],
+                            "uri": ev.get("requestURI"), "user": (ev.get("user") or {}).get("username"),
+                            "user_agent": ev.get("userAgent"),
+                            "code": (ev.get("responseStatus") or {}).get("code"),
+                            "time": ev.get("stageTimestamp")})
+    return out
+
+
+def mutating_requests(run_dir: str | os.PathLike, mark: dict | None = None) -> dict[str, int]:
+    """Clients' mutating requests since the mark, counted: {"k8s:<region>:<verb> <resource>[/<sub>]": n}.
+
+    Every attempt counts, failed ones too (as the AWS world counts calls); dry runs and the control
+    plane's and node simulator's own writes do not.
+    """
+    counts: dict[str, int] = {}
+    for ev in audit_events(run_dir, mark):
+        counts[ev["key"]] = counts.get(ev["key"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def set_knobs(run_dir: str | os.PathLike, region: str, pod_start_delay: float | None = None,
               hold: list[str] | None = None, _info: dict | None = None) -> dict:
     """Change a region's node simulator at runtime via ConfigMap kube-system/nodesim-config.
@@ -549,7 +725,7 @@ def running(run_dir: str | os.PathLike, **kwargs):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.k8s.cluster", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["start", "stop", "status", "knobs"])
+    ap.add_argument("command", choices=["start", "stop", "status", "knobs", "writes"])
     ap.add_argument("--run-dir", required=True, help="short path, e.g. /tmp/lw (state and logs)")
     ap.add_argument("--nodes", type=int, default=3, help="simulated nodes per region")
     ap.add_argument("--pod-start-delay", type=float, default=None,
@@ -569,6 +745,8 @@ def main(argv=None) -> int:
             print(f"KUBECONFIG={Path(a.run_dir).resolve() / 'kubeconfig'}")
         elif a.command == "stop":
             stop(a.run_dir)
+        elif a.command == "writes":
+            print(json.dumps(mutating_requests(a.run_dir), indent=2))
         elif a.command == "status":
             st = status(a.run_dir)
             print(json.dumps(st, indent=2) if st else f"no cluster in {a.run_dir}")

@@ -43,6 +43,9 @@ LEASE_RENEW = 10.0       # kubelet renews every 10 s
 STATUS_EVERY = 30.0      # Ready heartbeat; leases alone would keep nodes Ready, but be honest
 POD_NET = ipaddress.ip_network("198.18.0.0/15")
 NODE_IP = "127.0.0.1"    # `kubectl logs` would dial 127.0.0.1:10250 and be refused: stays local
+# On every request: tells the simulator's writes (pod status, leases, nodes: the kubelet's part)
+# from a client's in the apiserver's audit log (cluster.NODESIM_USER_AGENT is its prefix).
+USER_AGENT = "lomashwood-nodesim/1 (tests/k8s/nodesim.py)"
 
 
 def now(micro: bool = False) -> str:
@@ -67,10 +70,10 @@ class Kube:
         cfg.connection_pool_maxsize = 32
         self.host = cfg.host
         self.cfg = cfg
-        self.pool = client.ApiClient(cfg).rest_client.pool_manager
+        self.pool = client.ApiClient(cfg).rest_client.pool_manager  # requests go out with _headers()
 
     def _headers(self, content_type: str = "application/json") -> dict:
-        h = {"Accept": "application/json", "Content-Type": content_type}
+        h = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT}
         auth = self.cfg.auth_settings().get("BearerToken")
         if auth and auth.get("value"):
             h["Authorization"] = auth["value"]

@@ -5,19 +5,20 @@ from datetime import datetime, timezone
 import pytest
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import k8s_scale as core
-from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError, BatchTimeout
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError, BatchTimeout, wait_for_batch
 
 NS = "lomash-wood"
 
 
 def dep(name="auth-service", replicas=3, generation=2, observed=None, status_replicas=None, updated=None, ready=None,
-        available=None, unavailable=0, annotations=None, rv="100"):
+        available=None, unavailable=0, annotations=None, secrets=None):
     """A Deployment; status fields default to 'rolled out at replicas'."""
     n = replicas
     return core.Deployment(
         name, replicas, generation, generation if observed is None else observed,
         n if status_replicas is None else status_replicas, n if updated is None else updated,
-        n if ready is None else ready, n if available is None else available, unavailable, rv, annotations or {})
+        n if ready is None else ready, n if available is None else available, unavailable, annotations or {},
+        secret_refs=secrets or {})
 
 
 def api_obj(name="auth-service", replicas=3, status=None, generation=4, annotations=None, conditions=None):
@@ -36,12 +37,12 @@ def api_obj(name="auth-service", replicas=3, status=None, generation=4, annotati
 def test_from_api_reads_a_rolled_out_deployment():
     d = core.Deployment.from_api(api_obj(status={"observedGeneration": 4, "replicas": 3, "updatedReplicas": 3,
                                                  "readyReplicas": 3, "availableReplicas": 3},
-                                         annotations={core.RESTARTED_AT: "t", core.RESTART_KEY: "k"},
+                                         annotations={core.RESTARTED_AT: "t", core.SECRETS_CHECKSUM: "k"},
                                          conditions=[{"type": "Available", "status": "True"},
                                                      {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]))
-    assert (d.name, d.replicas, d.generation, d.observed_generation, d.resource_version) == ("auth-service", 3, 4, 4, "77")
+    assert (d.name, d.replicas, d.generation, d.observed_generation) == ("auth-service", 3, 4, 4)
     assert (d.status_replicas, d.updated, d.ready, d.available, d.unavailable) == (3, 3, 3, 3, 0)
-    assert (d.restarted_at, d.restart_key, d.progress_reason) == ("t", "k", "NewReplicaSetAvailable")
+    assert (d.restarted_at, d.secrets_checksum, d.progress_reason) == ("t", "k", "NewReplicaSetAvailable")
     assert core.rolled_out(d)
 
 
@@ -153,54 +154,85 @@ def observed(*deps):
     return {d.name: d for d in deps}
 
 
-@pytest.mark.parametrize("case, current, want, restart, key, action", [
-    ("0 -> 3", dep(replicas=0), 3, False, None, "scale"),
-    ("3 -> 0", dep(), 0, False, None, "scale"),
-    ("already there", dep(), 3, False, None, "none"),
-    ("already there, still rolling out (a killed run)", dep(ready=1, available=1), 3, False, None, "wait"),
-    ("restart only", dep(), None, True, None, "restart"),
-    ("restart and scale", dep(replicas=0), 3, True, None, "scale-and-restart"),
-    ("restart without key: every run restarts", dep(annotations={core.RESTART_KEY: "k1"}), 3, True, None, "restart"),
-    ("restart with a new key", dep(annotations={core.RESTART_KEY: "k1"}), 3, True, "k2", "restart"),
-    ("restart already done with this key", dep(annotations={core.RESTART_KEY: "k1"}), 3, True, "k1", "none"),
-    ("restart with this key still rolling out", dep(annotations={core.RESTART_KEY: "k1"}, status_replicas=4), 3, True, "k1", "wait"),
-    ("restart with this key done, but a resize asked", dep(annotations={core.RESTART_KEY: "k1"}), 5, True, "k1", "scale"),
+SUM = core.SECRETS_CHECKSUM
+
+
+@pytest.mark.parametrize("case, current, want, restart, checksum, action", [
+    ("0 -> 3", dep(replicas=0), 3, "never", None, "scale"),
+    ("3 -> 0", dep(), 0, "never", None, "scale"),
+    ("already there", dep(), 3, "never", None, "none"),
+    ("already there, still rolling out (a killed run)", dep(ready=1, available=1), 3, "never", None, "wait"),
+    ("always: restart only", dep(), None, "always", None, "restart"),
+    ("always: restart and scale", dep(replicas=0), 3, "always", None, "scale-and-restart"),
+    ("always: every run restarts", dep(annotations={SUM: "c1"}), 3, "always", None, "restart"),
+    ("new content", dep(annotations={SUM: "c1"}), 3, "on_secret_change", "c2", "restart"),
+    ("never started with a digest", dep(), 3, "on_secret_change", "c1", "restart"),
+    ("0 -> 3 takes the digest with its scale-up", dep(replicas=0), 3, "on_secret_change", "c1", "scale-and-restart"),
+    ("started with this content", dep(annotations={SUM: "c1"}), 3, "on_secret_change", "c1", "none"),
+    ("restarted onto this content, still rolling out", dep(annotations={SUM: "c1"}, status_replicas=4), 3,
+     "on_secret_change", "c1", "wait"),
+    ("this content, but a resize asked", dep(annotations={SUM: "c1"}), 5, "on_secret_change", "c1", "scale"),
 ])
-def test_plan_scaling_actions(case, current, want, restart, key, action):
-    plan = core.plan_scaling({current.name: want}, observed(current), NS, restart, key)
+def test_plan_scaling_actions(case, current, want, restart, checksum, action):
+    plan = core.plan_scaling({current.name: want}, observed(current), NS, restart, {current.name: checksum})
     assert [c.action for c in plan] == [action], case
     change = plan[0]
     assert (change.before, change.after) == (current.replicas, current.replicas if want is None else want)
     assert change.changed is (action in ("scale", "restart", "scale-and-restart"))
     assert change.template_annotations is bool(current.annotations)
+    assert change.checksum == (checksum if change.restart else None)
 
 
-@pytest.mark.parametrize("key, expected", [
-    (None, {"a": None, "b": None}),
-    ("incident-7", {"a": "incident-7", "b": "incident-7"}),
-    (42, {"a": "42", "b": "42"}),
-    ({"b": "kb", "a": "ka"}, {"a": "ka", "b": "kb"}),
-])
-def test_restart_keys(key, expected):
-    assert core.restart_keys(key, ["a", "b"], restart=True) == expected
+def test_check_restart_names_the_bad_value():
+    assert core.check_restart("on_secret_change") == "on_secret_change"
+    with pytest.raises(BatchError, match="restart must be one of never, always, on_secret_change, got 'sometimes'"):
+        core.check_restart("sometimes")
 
 
-@pytest.mark.parametrize("key, restart, named", [
-    ("k", False, "restart_key is only used with restart: true"),
-    ("  ", True, "restart_key is empty"),
-    ({"a": "ka"}, True, "restart_key has no key for: b"),
-    ({"a": "ka", "b": "kb", "zz": "k"}, True, "restart_key names deployments that are not in services: zz"),
-    ({"a": "", "b": None}, True, "restart_key is empty for: a, b"),
-])
-def test_restart_keys_refused(key, restart, named):
-    with pytest.raises(BatchError, match=named):
-        core.restart_keys(key, ["a", "b"], restart)
+POD_SPEC = {
+    "initContainers": [{"name": "migrate", "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "init-db", "key": "pw"}}}]}],
+    "containers": [
+        {"name": "app", "envFrom": [{"secretRef": {"name": "app-db"}}, {"configMapRef": {"name": "cfg"}}],
+         "env": [{"name": "PLAIN", "value": "x"},
+                 {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "tokens", "key": "t", "optional": True}}}]},
+    ],
+    "volumes": [
+        {"name": "tls", "secret": {"secretName": "app-tls"}},
+        {"name": "cfg", "configMap": {"name": "cfg"}},
+        {"name": "bundle", "projected": {"sources": [{"secret": {"name": "bundle-a", "optional": True}},
+                                                     {"configMap": {"name": "cfg"}}, {"secret": {"name": "tokens"}}]}},
+    ],
+}
 
 
-def test_per_deployment_keys_restart_only_those_whose_key_changed():
-    world = observed(dep("a", annotations={core.RESTART_KEY: "a@old"}), dep("b", annotations={core.RESTART_KEY: "b@1"}))
-    plan = core.plan_scaling({"a": None, "b": None}, world, NS, restart=True, restart_key={"a": "a@new", "b": "b@1"})
-    assert [(c.name, c.action, c.restart_key) for c in plan] == [("a", "restart", "a@new"), ("b", "none", None)]
+def test_secret_refs_come_from_env_env_from_and_volumes():
+    # tokens is optional in env but required by the projected volume: required.
+    assert core.secret_refs(POD_SPEC) == {"init-db": False, "app-db": False, "tokens": False, "app-tls": False,
+                                          "bundle-a": True}
+    assert core.secret_refs({"containers": [{"name": "x"}]}) == {}
+
+
+def secret(name, **data):
+    return {"metadata": {"name": name}, "data": data}
+
+
+def test_secrets_checksum_follows_the_content_and_never_holds_it():
+    d = dep(secrets={"app-db": False, "tls": True})
+    one = core.secrets_checksum(d, {"app-db": secret("app-db", DB_HOST="aG9zdA==", DB_PASSWORD="c2VjcmV0")}, NS)
+    assert len(one) == 64 and "c2VjcmV0" not in one
+    same = core.secrets_checksum(d, {"app-db": secret("app-db", DB_PASSWORD="c2VjcmV0", DB_HOST="aG9zdA=="),
+                                     "unrelated": secret("unrelated", X="eA==")}, NS)
+    assert same == one  # key order and Secrets it does not read do not count
+    moved = core.secrets_checksum(d, {"app-db": secret("app-db", DB_HOST="bmV3", DB_PASSWORD="c2VjcmV0")}, NS)
+    assert moved != one
+    with_tls = core.secrets_checksum(d, {"app-db": secret("app-db", DB_HOST="aG9zdA==", DB_PASSWORD="c2VjcmV0"),
+                                         "tls": secret("tls", crt="Yw==")}, NS)
+    assert with_tls != one  # an optional Secret appearing is new content
+
+
+def test_secrets_checksum_names_a_missing_required_secret():
+    with pytest.raises(BatchError, match="auth-service reads Secret 'app-db', which is not in namespace lomash-wood"):
+        core.secrets_checksum(dep(secrets={"app-db": False, "tls": True}), {}, NS)
 
 
 def test_plan_keeps_request_order_and_names_every_unknown_deployment():
@@ -223,10 +255,10 @@ def test_plan_names_a_missing_namespace():
 
 def test_simulate_predicts_the_rolled_out_end_state():
     current = dep(replicas=0, annotations={"other": "x"})
-    change = core.plan_scaling({"auth-service": 3}, observed(current), NS, restart=True, restart_key="k")[0]
+    change = core.plan_scaling({"auth-service": 3}, observed(current), NS, "on_secret_change", {"auth-service": "c"})[0]
     after = core.simulate(change, current, "T")
     assert core.rolled_out(after, 3)
-    assert after.annotations == {"other": "x", core.RESTARTED_AT: "T", core.RESTART_KEY: "k"}
+    assert after.annotations == {"other": "x", core.RESTARTED_AT: "T", SUM: "c"}
     assert current.annotations == {"other": "x"}  # the observed state is left as it was
 
 
@@ -244,11 +276,11 @@ def test_scale_patch_tests_the_replicas_the_plan_saw():
 
 
 def test_restart_patch_adds_only_its_annotations():
-    with_notes = core.restart_patch(core.Change("a", "restart", 3, 3, template_annotations=True, restart_key="k"), "T")
+    with_notes = core.restart_patch(core.Change("a", "restart", 3, 3, template_annotations=True, checksum="c"), "T")
     assert with_notes == [
         {"op": "test", "path": "/spec/replicas", "value": 3},
         {"op": "add", "path": "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt", "value": "T"},
-        {"op": "add", "path": "/spec/template/metadata/annotations/multiregion.lomashwood.com~1restart-key", "value": "k"},
+        {"op": "add", "path": "/spec/template/metadata/annotations/multiregion.lomashwood.com~1secrets-checksum", "value": "c"},
     ]
     without = core.restart_patch(core.Change("a", "scale-and-restart", 0, 3), "T")
     assert without == [
@@ -345,13 +377,14 @@ def test_apply_plan_writes_each_change_once_and_skips_the_rest():
 
 def test_restart_writes_annotations_and_keeps_the_templates_others():
     api = FakeApi([api_obj("a", 3, annotations={"keep": "me"}), api_obj("b", 0)])
-    plan = plan_for(api, {"a": None, "b": 3}, restart=True, restart_key="k")
+    sums = {"a": "c", "b": "c"}
+    plan = plan_for(api, {"a": None, "b": 3}, restart="on_secret_change", checksums=sums)
     written, failures = core.apply_plan(api, NS, plan, 2, "T", is_conflict)
     assert (written, failures) == ({"a", "b"}, {})
-    assert api.objs["a"]["spec"]["template"]["metadata"]["annotations"] == {"keep": "me", core.RESTARTED_AT: "T", core.RESTART_KEY: "k"}
+    assert api.objs["a"]["spec"]["template"]["metadata"]["annotations"] == {"keep": "me", core.RESTARTED_AT: "T", SUM: "c"}
     assert api.objs["b"]["spec"]["replicas"] == 3
-    # The same key again: nothing to restart.
-    assert [c.action for c in plan_for(api, {"a": None, "b": 3}, restart=True, restart_key="k")] == ["wait", "wait"]
+    # The same content again: nothing to restart, the rollouts are waited for.
+    assert [c.action for c in plan_for(api, {"a": None, "b": 3}, restart="on_secret_change", checksums=sums)] == ["wait", "wait"]
 
 
 def test_a_resize_by_someone_else_is_left_alone_and_reported():
@@ -376,7 +409,7 @@ def test_a_failed_patch_with_replicas_unchanged_is_retried_from_what_is_there():
     # The template lost its annotations between plan and write: adding a key under them fails,
     # the deployment is read again (replicas unchanged) and the patch rebuilt.
     api = FakeApi([api_obj("a", 3, annotations={"sidecar": "on"})])
-    plan = plan_for(api, {"a": None}, restart=True)
+    plan = plan_for(api, {"a": None}, restart="always")
     api.before_patch = lambda fake: fake.objs["a"]["spec"]["template"]["metadata"].pop("annotations")
     written, failures = core.apply_plan(api, NS, plan, 1, "T", is_conflict)
     assert (written, failures) == ({"a"}, {})
@@ -422,12 +455,17 @@ class RollingApi(FakeApi):
         return super().list_namespaced_deployment(namespace, limit, _continue)
 
 
+def wait_for_rollout(api, targets, timeout, interval, clock):
+    """What the module flow does with Scaling.poll and is_done."""
+    return wait_for_batch(lambda: core.list_deployments(api, NS), list(targets),
+                          lambda name, d: core.rolled_out(d, targets[name]), timeout, interval, clock=clock, sleep=clock.sleep)
+
+
 def test_wait_lists_the_namespace_once_per_interval_for_the_whole_batch():
     clock = FakeClock()
     ready_at = {"d%d" % i: (i % 3) * 2.0 for i in range(100)}
     api = RollingApi(ready_at, clock)
-    done, after, elapsed = core.wait_for_rollout(api, NS, {n: 3 for n in ready_at}, timeout=60, interval=1,
-                                                 clock=clock, sleep=clock.sleep)
+    done, after, elapsed = wait_for_rollout(api, {n: 3 for n in ready_at}, 60, 1, clock)
     assert elapsed == 4.0 and done["d0"] == 0.0 and done["d1"] == 2.0 and done["d2"] == 4.0
     assert len(api.calls) == 5  # t = 0, 1, 2, 3, 4: one list each, for 100 deployments
     assert all(core.rolled_out(after[n]) for n in ready_at)
@@ -437,8 +475,7 @@ def test_wait_timeout_carries_done_and_pending():
     clock = FakeClock()
     api = RollingApi({"auth-service": 1.0, "api-gateway": None}, clock)
     with pytest.raises(BatchTimeout) as err:
-        core.wait_for_rollout(api, NS, {"auth-service": 3, "api-gateway": 3}, timeout=5, interval=1,
-                              clock=clock, sleep=clock.sleep)
+        wait_for_rollout(api, {"auth-service": 3, "api-gateway": 3}, 5, 1, clock)
     assert err.value.pending == ["api-gateway"] and list(err.value.done) == ["auth-service"]
     assert core.progress(err.value.observed["api-gateway"]) == "ready 0/3, available 0/3, updated 0/3, change not yet observed by the controller"
 
@@ -447,40 +484,4 @@ def test_wait_is_not_fooled_by_a_deployment_at_another_size():
     clock = FakeClock()
     api = RollingApi({"a": 0.0}, clock)
     with pytest.raises(BatchTimeout):
-        core.wait_for_rollout(api, NS, {"a": 5}, timeout=2, interval=1, clock=clock, sleep=clock.sleep)
-
-
-# ---- EKS node group ---------------------------------------------------------------------------
-
-SCALING = {"minSize": 1, "maxSize": 6, "desiredSize": 1}
-
-
-@pytest.mark.parametrize("desired, action", [(3, "scale"), (1, "none"), (6, "scale")])
-def test_plan_nodegroup(desired, action):
-    change = core.plan_nodegroup("lomash-wood-eu-west-2", "lomash-wood-workers", desired, SCALING)
-    assert (change.action, change.before, change.after, change.changed) == (action, 1, desired, action == "scale")
-    assert change.as_dict()["after"] == {"desired_size": desired}
-
-
-@pytest.mark.parametrize("desired", [0, 7])
-def test_plan_nodegroup_refuses_a_size_outside_its_bounds(desired):
-    with pytest.raises(BatchError, match=r"desired_size=%d is outside lomash-wood-eu-west-2/lomash-wood-workers's "
-                                         r"minSize..maxSize \(1..6\)" % desired):
-        core.plan_nodegroup("lomash-wood-eu-west-2", "lomash-wood-workers", desired, SCALING)
-
-
-def test_describe_nodegroup_names_what_is_missing():
-    class NotFound(Exception):
-        pass
-
-    class Eks:
-        def describe_nodegroup(self, aws_retry, clusterName, nodegroupName):
-            raise NotFound("No node group found")
-    with pytest.raises(BatchError, match="no node group 'workers' in EKS cluster 'c'"):
-        core.describe_nodegroup(Eks(), "c", "workers", lambda exc: isinstance(exc, NotFound))
-
-
-def test_mutating_calls():
-    calls = {"list_namespaced_deployment": 4, "patch_namespaced_deployment_scale": 9, "patch_namespaced_deployment": 0,
-             "DescribeNodegroup": 1, "UpdateNodegroupConfig": 1, "read_namespace": 1}
-    assert core.mutating_calls(calls) == {"patch_namespaced_deployment_scale": 9, "UpdateNodegroupConfig": 1}
+        wait_for_rollout(api, {"a": 5}, 2, 1, clock)

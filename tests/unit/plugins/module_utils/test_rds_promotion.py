@@ -5,6 +5,8 @@ import pytest
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import rds_promotion as core
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError
 
+from fake_aws import fake_client
+
 REGION = "eu-west-2"
 SRC = "arn:aws:rds:eu-west-1:123456789012:db:lomash-%s-prod"
 
@@ -129,60 +131,69 @@ def test_instance_from_api_and_readiness():
     assert not core.is_promoted(None)
 
 
-class FakeCloudWatch:
-    def __init__(self, series):
-        self.series, self.calls = series, []
-
-    def get_metric_data(self, aws_retry=False, **kwargs):
-        self.calls.append(kwargs)
+def fake_cloudwatch(series):
+    def get_metric_data(MetricDataQueries, **_kwargs):
         results = []
-        for q in kwargs["MetricDataQueries"]:
+        for q in MetricDataQueries:
             name = q["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
-            points = self.series.get(name, [])
+            points = series.get(name, [])
             results.append({"Id": q["Id"], "Timestamps": [t for t, v in points], "Values": [v for t, v in points]})
         return {"MetricDataResults": results}
+    return fake_client("cloudwatch", get_metric_data=get_metric_data)
 
 
 def test_read_replica_lag_takes_latest_point_in_one_call():
     def t(minute):
         return datetime(2026, 11, 26, 4, minute, tzinfo=timezone.utc)
 
-    cw = FakeCloudWatch({"a": [(t(1), 50.0), (t(3), 2.0)], "b": []})
+    cw = fake_cloudwatch({"a": [(t(1), 50.0), (t(3), 2.0)], "b": []})
     names = ["a", "b"] + ["r%d" % i for i in range(98)]
     lags = core.read_replica_lag(cw, names, 300, now=t(4))
     assert lags["a"] == 2.0 and lags["b"] is None
     assert len(cw.calls) == 1  # 100 replicas, one GetMetricData
 
 
+def test_read_replica_lag_follows_next_token_and_keeps_the_newest_point():
+    def t(minute):
+        return datetime(2026, 11, 26, 4, minute, tzinfo=timezone.utc)
+
+    pages = [{"MetricDataResults": [{"Id": "q0", "Timestamps": [t(3)], "Values": [7.0]}], "NextToken": "p2"},
+             {"MetricDataResults": [{"Id": "q0", "Timestamps": [t(1)], "Values": [90.0]}]}]
+    cw = fake_client("cloudwatch", get_metric_data=lambda **kw: pages[1] if kw.get("NextToken") else pages[0])
+    assert core.read_replica_lag(cw, ["a"], 300, now=t(4)) == {"a": 7.0}
+    assert [c[1].get("NextToken") for c in cw.calls] == [None, "p2"]
+
+
 def test_read_replica_lag_chunks_past_500():
-    cw = FakeCloudWatch({})
+    cw = fake_cloudwatch({})
     core.read_replica_lag(cw, ["r%d" % i for i in range(501)], 300)
-    assert [len(c["MetricDataQueries"]) for c in cw.calls] == [500, 1]
+    assert [len(c[1]["MetricDataQueries"]) for c in cw.calls] == [500, 1]
 
 
-class FakeRDS:
-    def __init__(self, count):
-        self.instances = [{"DBInstanceIdentifier": "r%03d" % i, "DBInstanceStatus": "available"} for i in range(count)]
-        self.calls = []
+def fake_rds(count):
+    instances = [{"DBInstanceIdentifier": "r%03d" % i, "DBInstanceStatus": "available"} for i in range(count)]
 
-    def describe_db_instances(self, aws_retry=False, Filters=None, Marker=None):
-        self.calls.append(Filters)
+    def describe_db_instances(Filters=None, Marker=None, **_kwargs):
         wanted = set(Filters[0]["Values"]) if Filters else None
-        match = [d for d in self.instances if wanted is None or d["DBInstanceIdentifier"] in wanted]
+        match = [d for d in instances if wanted is None or d["DBInstanceIdentifier"] in wanted]
         start = int(Marker or 0)
         page = {"DBInstances": match[start:start + 100]}
         if start + 100 < len(match):
             page["Marker"] = str(start + 100)
         return page
+    rds = fake_client("rds", describe_db_instances=describe_db_instances)
+    rds.instances = instances
+    return rds
 
 
 @pytest.mark.parametrize("count, calls", [(8, 1), (100, 1), (101, 2), (250, 3)])
 def test_describe_one_call_per_hundred(count, calls):
-    rds = FakeRDS(count)
+    rds = fake_rds(count)
     found = core.describe_instances(rds, [d["DBInstanceIdentifier"] for d in rds.instances])
     assert len(found) == count and len(rds.calls) == calls
 
 
 def test_describe_all_follows_markers():
-    rds = FakeRDS(230)
+    rds = fake_rds(230)
     assert len(core.describe_instances(rds)) == 230 and len(rds.calls) == 3
+    assert [c[1].get("Marker") for c in rds.calls] == [None, "100", "200"]
