@@ -85,7 +85,8 @@ def k8s_cluster(world_endpoint):
 @pytest.fixture
 def k8s(k8s_cluster):
     """The seeded Kubernetes world, put back as seeded before and after the test (fast: a few
-    dozen API calls): no node simulator holds or delays, eu-west-2 at 0 replicas, no restarts."""
+    dozen API calls): no node simulator holds or delays, eu-west-2 at 0 replicas, no restarts.
+    Its calls() count from after the reset: only the test's own writes (and its modules')."""
     k8s_cluster.reset()
     yield k8s_cluster
     k8s_cluster.reset()

@@ -2,7 +2,9 @@
 
 `K8s` is what the `k8s` fixture (conftest.py) gives a test: the run dir and kubeconfig of the two
 control planes, kubernetes clients per region, snapshots of deployments and pods to compare a
-cluster before and after, node simulator knobs, and a reset to the seeded world.
+cluster before and after, node simulator knobs, a reset to the seeded world, and the clients'
+writes to both apiservers since the last reset (`calls()`, from their audit logs; with
+runner.mutating: `assert mutating(world.calls(), k8s.calls()) == {}`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class K8s:
     def __init__(self, run_dir, kubeconfig, world_info):
         self.run_dir, self.kubeconfig, self.world_info = run_dir, kubeconfig, world_info
         self._apis = {}
+        self.reset_calls()
 
     @staticmethod
     def context(region=STANDBY):
@@ -85,6 +88,20 @@ class K8s:
             out[p.metadata.name] = ready
         return out
 
+    def reset_calls(self):
+        """Count from here: calls() is what clients write after this (reset() does it too)."""
+        self._mark = cluster.audit_mark(self.run_dir)
+
+    def calls(self):
+        """The clients' mutating requests to both apiservers since reset_calls(), counted:
+        {"k8s:eu-west-2:patch deployments/scale": 9}. Tests, seed, modules and kubectl are clients;
+        the control plane (controllers, scheduler, apiserver) and the node simulator are not."""
+        return cluster.mutating_requests(self.run_dir, self._mark)
+
+    def writes(self):
+        """The same requests one by one (key, uri, user, user_agent, code, time): for a failure message."""
+        return cluster.audit_events(self.run_dir, self._mark)
+
     def wait_until(self, check, timeout=30, what="condition"):
         deadline = time.monotonic() + timeout
         while not check():
@@ -103,10 +120,15 @@ class K8s:
             apps.patch_namespaced_deployment_scale(name, NS, {"spec": {"replicas": replicas}})
 
     def reset(self):
-        """Back to the seeded world: no holds, no start delay, eu-west-2 at 0, eu-west-1 at 3, no restarts."""
+        """Back to the seeded world: no holds, no start delay, eu-west-2 at 0, eu-west-1 at 3, no restarts.
+
+        Then reset_calls(): the knobs and the seed's own writes are not a test's.
+        """
         for region in (PRIMARY, STANDBY):
             self.knobs(region, pod_start_delay=0, hold=[])
-        return k8s_seed.seed(self.kubeconfig, self.world_info, timeout=60)
+        summary = k8s_seed.seed(self.kubeconfig, self.world_info, timeout=60)
+        self.reset_calls()
+        return summary
 
     def kubeconfig_with_dead_context(self, path, context="lomash-wood-eu-west-3"):
         """A copy of the kubeconfig with one more context, whose API server does not answer."""

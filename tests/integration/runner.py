@@ -10,7 +10,21 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-MUTATING_RDS = ("rds:PromoteReadReplica", "rds:AddTagsToResource", "rds:ModifyDBInstance", "rds:DeleteDBInstance")
+
+# --- which calls mutate -------------------------------------------------------------------------
+# The world names a call "service:Operation" (boto3's client and operation names, see
+# tests/world/awsreq.py); a REST call it cannot match to an operation is named by its HTTP method
+# ("s3:PUT", "unknown:GET" when unsigned). Read-only by name, everything else mutating: an
+# operation this gets wrong shows up as a false "mutating" (add it below), never as a hidden write.
+READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Test", "Select", "BatchGet")
+# Read-only names without such a prefix: credentials and evaluations that change nothing.
+READ_ONLY_OPERATIONS = frozenset({
+    "sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity",
+    "sts:DecodeAuthorizationMessage",
+    "iam:SimulateCustomPolicy", "iam:SimulatePrincipalPolicy",
+    "dynamodb:Query", "dynamodb:Scan",
+})
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def ansible_env(extra=None):
@@ -70,6 +84,29 @@ def run_playbook(playbook, inventory="inventories/local", extra_vars=None, check
     return subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def mutating(calls, prefixes=MUTATING_RDS):
-    """The mutating calls among the world's call counts."""
-    return {op: n for op, n in calls["by_operation"].items() if op in prefixes and n}
+def _has_prefix(operation, prefix):
+    # At a word boundary: "GetObject", "ListObjectsV2", "Select"; not "Getaway".
+    rest = operation[len(prefix):]
+    return operation.startswith(prefix) and (not rest or rest[0].isupper() or rest[0].isdigit())
+
+
+def is_mutating(name):
+    """Whether the world's call "service:Operation" may change something."""
+    operation = name.partition(":")[2] or name
+    if name in READ_ONLY_OPERATIONS or operation in READ_ONLY_METHODS:
+        return False
+    return not any(_has_prefix(operation, prefix) for prefix in READ_ONLY_PREFIXES)
+
+
+def mutating(world_calls, k8s_calls=None):
+    """Every mutating call, with its count: {"ssm:PutParameter": 1, "k8s:eu-west-2:patch deployments/scale": 9}.
+
+    world_calls: `world.calls()` (or its "by_operation" dict), None for none; k8s_calls:
+    `k8s.calls()`, the clients' writes to the two kube-apiservers (all mutating). A rerun that
+    changes nothing: `assert mutating(world.calls(), k8s.calls()) == {}`.
+    """
+    if world_calls and "by_operation" in world_calls:
+        world_calls = world_calls["by_operation"]
+    out = {op: n for op, n in (world_calls or {}).items() if n and is_mutating(op)}
+    out.update((key, n) for key, n in (k8s_calls or {}).items() if n)
+    return dict(sorted(out.items()))

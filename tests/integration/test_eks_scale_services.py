@@ -16,12 +16,16 @@ import time
 
 import pytest
 
-from ansible_collections.lomashwood.multiregion.plugins.module_utils.k8s_scale import mutating_calls
-
 from .k8s import NINE, NS, PRIMARY
 from .runner import ROOT, ansible_env, module_command, run_module
 
 MODULE = "eks_scale_services"
+CHECKSUM = "multiregion.lomashwood.com/secrets-checksum"
+
+
+def mutating_calls(api_calls):
+    """The writes among the module's own counted calls (by kubernetes client method name)."""
+    return {op: n for op, n in api_calls.items() if op.startswith(("create_", "patch_", "replace_", "delete_")) and n}
 
 
 def base(k8s, **kwargs):
@@ -109,12 +113,12 @@ def test_scale_back_to_zero_waits_until_every_pod_is_gone(k8s):
         assert k8s.deployments()[name]["status_replicas"] == 0
 
 
-def test_restart_replaces_the_pods_of_the_named_deployments_only(k8s):
+def test_restart_always_replaces_the_pods_of_the_named_deployments_only(k8s):
     ok(run_module(MODULE, base(k8s, services=NINE, replicas=2)))
     pods_before = {n: set(k8s.pods(n)) for n in NINE}
     before = k8s.snapshot()
     restarted = ["auth-service", "api-gateway"]
-    res = ok(run_module(MODULE, base(k8s, services=restarted, restart=True, restart_key="failover-1")))
+    res = ok(run_module(MODULE, base(k8s, services=restarted, restart="always")))
     assert res["changed"] is True
     assert [(r["name"], r["action"], r["changed"]) for r in res["results"]] == [(n, "restart", True) for n in restarted]
     stamp = res["results"][0]["after"]["restarted_at"]
@@ -126,46 +130,105 @@ def test_restart_replaces_the_pods_of_the_named_deployments_only(k8s):
         assert len(now) == 2 and all(now.values())
         assert not set(now) & pods_before[name], "%s still runs pods from before the restart" % name
         assert deps[name]["annotations"]["kubectl.kubernetes.io/restartedAt"] == stamp
-        assert deps[name]["annotations"]["multiregion.lomashwood.com/restart-key"] == "failover-1"
         assert deps[name]["status_replicas"] == 2  # the old ReplicaSet's pods are gone
     for name in set(NINE) - set(restarted):
         assert set(k8s.pods(name)) == pods_before[name]
         assert k8s.snapshot()[name] == before[name]
-    # The same key again: already restarted, nothing to do.
-    again = ok(run_module(MODULE, base(k8s, services=restarted, restart=True, restart_key="failover-1")))
-    assert again["changed"] is False and mutating_calls(again["api_calls"]) == {}
-    assert k8s.deployments()["auth-service"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == stamp
+    # always is `kubectl rollout restart`: every run restarts again.
+    again = ok(run_module(MODULE, base(k8s, services=restarted, restart="always")))
+    assert again["changed"] is True and mutating_calls(again["api_calls"]) == {"patch_namespaced_deployment": 2}
 
 
-def test_per_deployment_restart_keys_restart_only_the_changed_ones(k8s):
+def _set_secret(k8s, name, **values):
+    import base64
+    core = k8s.api()[1]
+    core.patch_namespaced_secret(name, NS, {"data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}})
+
+
+def test_restart_on_secret_change_restarts_once_per_content(k8s):
     two = ["auth-service", "order-payment-service"]
-    ok(run_module(MODULE, base(k8s, services=two, replicas=1)))
-    keys = {"auth-service": "db@a1", "order-payment-service": "db@o1"}
-    first = ok(run_module(MODULE, base(k8s, services=two, restart=True, restart_key=keys)))
+    ok(run_module(MODULE, base(k8s, services=two, replicas=2)))
+    # Running pods that never had a digest: their content is unknown, so they restart onto it.
+    first = ok(run_module(MODULE, base(k8s, services=two, restart="on_secret_change")))
     assert [r["action"] for r in first["results"]] == ["restart", "restart"]
+    assert mutating_calls(first["api_calls"]) == {"patch_namespaced_deployment": 2}
+    assert first["api_calls"]["list_namespaced_secret"] == 1  # one list serves every deployment
+    digests = {n: k8s.deployments()[n]["annotations"][CHECKSUM] for n in two}
+    assert all(len(d) == 64 for d in digests.values()) and digests["auth-service"] != digests["order-payment-service"]
     pods = {n: set(k8s.pods(n)) for n in two}
-    # Only order-payment-service's endpoint (its key) changed.
-    keys["order-payment-service"] = "db@o2"
-    res = ok(run_module(MODULE, base(k8s, services=two, restart=True, restart_key=keys)))
+    # A rerun: same content, no restart, no write.
+    rerun = ok(run_module(MODULE, base(k8s, services=two, restart="on_secret_change")))
+    assert rerun["changed"] is False and mutating_calls(rerun["api_calls"]) == {}
+    assert {n: set(k8s.pods(n)) for n in two} == pods
+    # New content in one Secret (a new failover's endpoint): only its deployment restarts.
+    _set_secret(k8s, "order-payment-service-db", DB_HOST="lomash-orders-prod-replica.new.eu-west-2.rds.amazonaws.com")
+    res = ok(run_module(MODULE, base(k8s, services=two, restart="on_secret_change"), diff=True))
     assert [(r["name"], r["action"], r["changed"]) for r in res["results"]] == [
         ("auth-service", "none", False), ("order-payment-service", "restart", True)]
     assert mutating_calls(res["api_calls"]) == {"patch_namespaced_deployment": 1}
     assert set(k8s.pods("auth-service")) == pods["auth-service"]
     assert not set(k8s.pods("order-payment-service")) & pods["order-payment-service"]
-    annotations = k8s.deployments()["order-payment-service"]["annotations"]
-    assert annotations["multiregion.lomashwood.com/restart-key"] == "db@o2"
+    new = k8s.deployments()["order-payment-service"]["annotations"][CHECKSUM]
+    assert new != digests["order-payment-service"]
+    assert "-            secrets_checksum: %s\n+            secrets_checksum: %s\n" % (digests["order-payment-service"], new) in res["_stdout"]
+
+
+def test_a_deployment_scaled_from_zero_starts_with_the_digest_and_needs_no_restart(k8s):
+    res = ok(run_module(MODULE, base(k8s, services=NINE, replicas=3, restart="on_secret_change")))
+    assert {r["action"] for r in res["results"]} == {"scale-and-restart"}
+    assert mutating_calls(res["api_calls"]) == {"patch_namespaced_deployment": 9}  # one write each, scale and digest
+    assert k8s.rolled_out(NINE, 3)
+    deps = k8s.deployments()
+    assert {deps[n]["generation"] for n in NINE} == {2}  # one template change: no second rollout
+    again = ok(run_module(MODULE, base(k8s, services=NINE, replicas=3, restart="on_secret_change")))
+    assert again["changed"] is False and again["api_calls"] == {"list_namespaced_deployment": 1, "list_namespaced_secret": 1}
+
+
+def test_secrets_read_through_env_and_volumes_count_and_a_missing_one_is_named(k8s):
+    apps, core = k8s.api()
+    core.create_namespaced_secret(NS, {"metadata": {"name": "gateway-tls"}, "stringData": {"tls.crt": "one"}})
+    core.create_namespaced_secret(NS, {"metadata": {"name": "gateway-token"}, "stringData": {"token": "t1"}})
+    try:
+        apps.patch_namespaced_deployment("api-gateway", NS, {"spec": {"template": {"spec": {
+            "containers": [{"name": "api-gateway", "env": [
+                {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "gateway-token", "key": "token"}}}]}],
+            "volumes": [{"name": "tls", "secret": {"secretName": "gateway-tls"}}]}}}})
+        ok(run_module(MODULE, base(k8s, services=["api-gateway"], replicas=1, restart="on_secret_change")))
+        for secret, change in (("gateway-tls", {"tls.crt": "two"}), ("gateway-token", {"token": "t2"})):
+            _set_secret(k8s, secret, **change)
+            res = ok(run_module(MODULE, base(k8s, services=["api-gateway"], restart="on_secret_change")))
+            assert res["results"][0]["action"] == "restart", secret
+        core.delete_namespaced_secret("gateway-token", NS)
+        before = k8s.snapshot()
+        res = run_module(MODULE, base(k8s, services=["api-gateway"], restart="on_secret_change"))
+        assert res["failed"] and "api-gateway reads Secret 'gateway-token', which is not in namespace lomash-wood" in res["msg"]
+        assert k8s.snapshot() == before
+    finally:
+        for name in ("gateway-tls", "gateway-token"):
+            try:
+                core.delete_namespaced_secret(name, NS)
+            except Exception:  # pylint: disable=broad-except
+                pass
+        apps.patch_namespaced_deployment("api-gateway", NS, [
+            {"op": "remove", "path": "/spec/template/spec/volumes"},
+            {"op": "remove", "path": "/spec/template/spec/containers/0/env"}], _content_type="application/json-patch+json")
+
+
+def test_no_secret_value_reaches_the_output(k8s):
+    import base64
+    password = base64.b64decode(k8s.api()[1].read_namespaced_secret("auth-service-db", NS).data["DB_PASSWORD"]).decode()
+    res = ok(run_module(MODULE, base(k8s, services=["auth-service"], replicas=1, restart="on_secret_change"),
+                        diff=True, verbosity=3))
+    assert password not in res["_stdout"] and base64.b64encode(password.encode()).decode() not in res["_stdout"]
 
 
 def test_scale_and_restart_together(k8s):
-    res = ok(run_module(MODULE, base(k8s, services=["auth-service"], replicas=3, restart=True), diff=True))
+    res = ok(run_module(MODULE, base(k8s, services=["auth-service"], replicas=3, restart="always"), diff=True))
     r = res["results"][0]
     assert (r["action"], r["after"]["replicas"], r["ready"]) == ("scale-and-restart", 3, True)
     assert "-            restarted_at: null\n" in res["_stdout"]
     assert "+            restarted_at: '%s'\n" % r["after"]["restarted_at"] in res["_stdout"]
     assert mutating_calls(res["api_calls"]) == {"patch_namespaced_deployment": 1}
-    # Without a restart_key a restart is what `kubectl rollout restart` is: every run restarts.
-    again = ok(run_module(MODULE, base(k8s, services=["auth-service"], replicas=3, restart=True)))
-    assert again["results"][0]["action"] == "restart" and again["changed"] is True
 
 
 @pytest.mark.parametrize("case, args, needle", [
@@ -186,13 +249,8 @@ def test_scale_and_restart_together(k8s):
     ("no size", {"services": ["auth-service"]}, "replicas is required with a list of services"),
     ("invalid namespace", {"services": ["auth-service"], "replicas": 3, "namespace": "Lomash_Wood"},
      "'Lomash_Wood' is not a valid namespace name"),
-    ("restart key for a deployment not asked", {"services": ["auth-service"], "restart": True,
-                                                "restart_key": {"auth-service": "k", "api-gatway": "k"}},
-     "restart_key names deployments that are not in services: api-gatway"),
-    ("restart key missing", {"services": ["auth-service", "api-gateway"], "restart": True,
-                             "restart_key": {"auth-service": "k"}}, "restart_key has no key for: api-gateway"),
-    ("restart key without restart", {"services": ["auth-service"], "replicas": 3, "restart_key": "k"},
-     "restart_key is only used with restart: true"),
+    ("unknown deployment, with restart", {"services": ["auth-service", "ghost"], "restart": "on_secret_change"},
+     "no deployment named 'ghost' in namespace lomash-wood"),
 ])
 def test_bad_input_is_named_and_nothing_changes(k8s, case, args, needle):
     before = k8s.snapshot()
@@ -202,6 +260,11 @@ def test_bad_input_is_named_and_nothing_changes(k8s, case, args, needle):
     assert res["msg"].startswith("Refusing to change anything")
     assert mutating_calls(res.get("api_calls", {})) == {}
     assert k8s.snapshot() == before
+
+
+def test_a_bad_restart_mode_is_named(k8s):
+    res = run_module(MODULE, base(k8s, services=["auth-service"], restart="sometimes"))
+    assert res["failed"] and "restart must be one of: never, always, on_secret_change, got: sometimes" in res["msg"]
 
 
 def test_unreachable_context_is_named_and_nothing_changes(k8s, tmp_path):
@@ -270,11 +333,11 @@ def test_run_killed_mid_rollout_is_finished_by_the_next_run(k8s):
 def test_restart_killed_mid_rollout_is_not_restarted_again(k8s):
     ok(run_module(MODULE, base(k8s, services=NINE[:3], replicas=2)))
     k8s.knobs(pod_start_delay=6)
-    _kill_when(k8s, base(k8s, services=NINE[:3], restart=True, restart_key="run-42"),
-               lambda: all("multiregion.lomashwood.com/restart-key" in k8s.deployments()[n]["annotations"] for n in NINE[:3]),
+    _kill_when(k8s, base(k8s, services=NINE[:3], restart="on_secret_change"),
+               lambda: all(CHECKSUM in k8s.deployments()[n]["annotations"] for n in NINE[:3]),
                "the three restarted")
     stamps = {n: k8s.deployments()[n]["annotations"]["kubectl.kubernetes.io/restartedAt"] for n in NINE[:3]}
-    res = ok(run_module(MODULE, base(k8s, services=NINE[:3], restart=True, restart_key="run-42")))
+    res = ok(run_module(MODULE, base(k8s, services=NINE[:3], restart="on_secret_change")))
     assert res["changed"] is False and mutating_calls(res["api_calls"]) == {}
     assert {r["action"] for r in res["results"]} <= {"wait", "none"}
     assert {n: k8s.deployments()[n]["annotations"]["kubectl.kubernetes.io/restartedAt"] for n in NINE[:3]} == stamps
@@ -324,43 +387,3 @@ def test_module_defaults_group_sets_the_connection_once(k8s, tmp_path):
     from .runner import run_playbook
     proc = run_playbook(str(playbook), inventory="localhost,", extra_vars={"ansible_connection": "local"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_node_group_is_scaled_first_in_the_aws_world(k8s, world):
-    eks = world.client("eks", "eu-west-2")
-    node_group = dict(cluster_name="lomash-wood-eu-west-2", nodegroup_name="lomash-wood-workers", desired_size=3,
-                      region="eu-west-2")
-
-    def desired():
-        return eks.describe_nodegroup(clusterName="lomash-wood-eu-west-2",
-                                      nodegroupName="lomash-wood-workers")["nodegroup"]["scalingConfig"]["desiredSize"]
-    assert desired() == 1  # the standby's resting size
-    check = ok(run_module(MODULE, base(k8s, services=NINE, replicas=3, node_group=node_group), check=True, diff=True))
-    assert check["node_group"]["before"] == {"desired_size": 1} and check["node_group"]["after"] == {"desired_size": 3}
-    assert "     node_group:\n-        desired_size: 1\n+        desired_size: 3\n" in check["_stdout"]
-    assert desired() == 1 and world.calls()["by_operation"].get("eks:UpdateNodegroupConfig", 0) == 0
-
-    res = ok(run_module(MODULE, base(k8s, services=NINE, replicas=3, node_group=node_group)))
-    assert res["changed"] is True and res["node_group"]["changed"] is True and res["node_group"]["update_id"]
-    assert desired() == 3
-    assert res["api_calls"]["UpdateNodegroupConfig"] == 1 and res["api_calls"]["DescribeNodegroup"] == 1
-    assert k8s.rolled_out(NINE, 3)
-
-    world.reset_calls()
-    again = ok(run_module(MODULE, base(k8s, services=NINE, replicas=3, node_group=node_group)))
-    assert again["changed"] is False and again["node_group"]["action"] == "none"
-    assert world.calls()["by_operation"].get("eks:UpdateNodegroupConfig", 0) == 0
-
-
-@pytest.mark.parametrize("node_group, needle", [
-    ({"desired_size": 9}, "node_group desired_size=9 is outside lomash-wood-eu-west-2/lomash-wood-workers's minSize..maxSize (1..6)"),
-    ({"cluster_name": "lomash-wood-eu-west-9"}, "node_group: no node group 'lomash-wood-workers' in EKS cluster 'lomash-wood-eu-west-9'"),
-])
-def test_bad_node_group_refuses_everything(k8s, world, node_group, needle):
-    spec = dict(cluster_name="lomash-wood-eu-west-2", nodegroup_name="lomash-wood-workers", desired_size=3, region="eu-west-2")
-    spec.update(node_group)
-    before = k8s.snapshot()
-    res = run_module(MODULE, base(k8s, services=NINE, replicas=3, node_group=spec))
-    assert res.get("failed") is True and needle in res["msg"], res.get("msg")
-    assert k8s.snapshot() == before
-    assert world.calls()["by_operation"].get("eks:UpdateNodegroupConfig", 0) == 0

@@ -84,13 +84,17 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
         assert (values["DB_HOST"], values["DB_PORT"]) == (endpoint["Address"], str(endpoint["Port"])), dep
         assert values["DB_PASSWORD"]  # the rest of the Secret is kept
     report = _report(tmp_path)
-    assert [s["step"] for s in report["steps"]] == ["preflight", "scale_services", "promote_databases", "repoint_services"]
-    repoint = report["steps"][3]["detail"]
-    assert sorted(repoint["restarted"]) == sorted(DB_SERVICES)
-    assert sorted(repoint["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
+    # The Secrets are written before the scale-up, so the pods start on them: no restart round.
+    assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "scale_services", "promote_databases"]
+    assert sorted(report["steps"][1]["detail"]["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
+    scaled = report["steps"][2]["detail"]
+    assert scaled["restarted"] == []
+    assert {r["action"] for r in scaled["results"]} == {"scale-and-restart"}  # 0 -> 3 with the Secrets' digest
+    for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
+        assert d.metadata.generation == 2, d.metadata.name  # one template change each: one rollout, no second
     assert report["rpo_estimate_seconds"] == 5.0
     assert report["achieved_rto_seconds"] > 0
-    promoted = report["steps"][2]["detail"]["results"]
+    promoted = report["steps"][3]["detail"]["results"]
     assert sorted(r["name"] for r in promoted) == sorted(REPLICAS)
     assert {r["outcome"] for r in promoted} == {"promoted"}
     md = sorted(glob.glob(str(tmp_path / "failover-*.md")))[-1]
@@ -107,11 +111,12 @@ def test_rerun_after_success_changes_nothing(platform, tmp_path):
     before = cluster_state(world)
     proc = _run(world, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert mutating(world.calls()) == {}
+    # The only writes: taking and releasing the lock (the run's own bookkeeping).
+    assert mutating(world.calls()) == {"ssm:PutParameter": 1, "ssm:DeleteParameter": 1}
     assert "already-promoted" in proc.stdout
     assert cluster_state(world) == before  # no scale, no Secret write, no restart
     report = _report(tmp_path)
-    assert (report["steps"][3]["detail"]["secrets_changed"], report["steps"][3]["detail"]["restarted"]) == ([], [])
+    assert (report["steps"][1]["detail"]["secrets_changed"], report["steps"][2]["detail"]["restarted"]) == ([], [])
 
 
 def test_check_mode_prints_the_plan_and_changes_nothing(platform, tmp_path):
@@ -215,4 +220,42 @@ def test_resume_by_tag_after_a_failed_wait(platform, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert world.calls()["by_operation"].get("rds:PromoteReadReplica", 0) == 0
     assert all_promoted(world)
-    assert os.path.exists(str(tmp_path))
+    # The resumed run found the promotions the first one started (still running, or done by
+    # now), and says so: none is promoted twice.
+    promoted = [s for s in _report(tmp_path)["steps"] if s["step"] == "promote_databases"][-1]["detail"]["results"]
+    assert {r["action"] for r in promoted} <= {"wait", "none"}
+    assert {r["outcome"] for r in promoted} <= {"promoted", "already-promoted"} and not any(r["changed"] for r in promoted)
+
+
+def test_a_failover_onto_changed_secrets_restarts_the_running_services_once(platform, tmp_path):
+    world = platform
+    assert _run(world, tmp_path).returncode == 0
+    # One Secret gets content its running pods did not start with (a rotated password): the next
+    # run restarts that service only, once; a third run restarts nothing.
+    world.core.patch_namespaced_secret("auth-service-db", NAMESPACE, {"data": {"DB_PASSWORD": base64.b64encode(b"rotated").decode()}})
+    proc = _run(world, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    report = _report(tmp_path)
+    assert report["steps"][1]["detail"]["secrets_changed"] == []  # the endpoints were right already
+    assert report["steps"][2]["detail"]["restarted"] == ["auth-service"]
+    assert _run(world, tmp_path).returncode == 0
+    assert _report(tmp_path)["steps"][2]["detail"]["restarted"] == []
+    # A Secret changed and changed back before anyone restarted: the pods already run on that content.
+    world.core.patch_namespaced_secret("auth-service-db", NAMESPACE, {"data": {"DB_HOST": base64.b64encode(b"elsewhere").decode()}})
+    assert _run(world, tmp_path).returncode == 0
+    report = _report(tmp_path)
+    assert report["steps"][1]["detail"]["secrets_changed"] == ["auth-service-db"]
+    assert report["steps"][2]["detail"]["restarted"] == []
+
+
+def test_runs_whatever_home_is(platform, tmp_path):
+    """A HOME that is not the passwd home (containers, CI, execution environments): the async
+    promotion job and its status check must still find each other."""
+    world = platform
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = _run(world, tmp_path, env={"HOME": str(home), "ANSIBLE_HOME": str(home / ".ansible")})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "could not find job" not in proc.stdout
+    assert all_promoted(world)
+    assert os.path.isdir(home / ".ansible" / "async")  # the job file went where both sides look

@@ -43,6 +43,8 @@ def test_promotes_all_eight_at_once_and_reports_each(world):
         assert r["before"]["read_replica_source"].startswith("arn:aws:rds:eu-west-1:")
         assert r["after"]["read_replica_source"] is None and r["after"]["status"] == "available"
         assert 1.0 <= r["seconds"] < 10
+    # The endpoints as data, ready for the Secrets.
+    assert res["endpoints"] == {r["name"]: {"address": r["address"], "port": 5432} for r in res["results"]}
     assert all_promoted(world)
     # Concurrent: 8 promotions of 1 s each finish in far less than 8 s of waiting.
     assert res["elapsed_seconds"] < 4
@@ -101,7 +103,8 @@ def _standalone(world, name="lomash-reporting-prod"):
     ("wrong source region", {"db_instance_identifiers": REPLICAS, "source_region": "us-east-1"},
      "replicates from eu-west-1, not from source_region us-east-1"),
     ("negative lag", {"db_instance_identifiers": REPLICAS, "max_replica_lag_seconds": -1},
-     "max_replica_lag_seconds must be positive, got -1"),
+     "max_replica_lag_seconds must be at least 0, got -1"),
+    ("no concurrency", {"db_instance_identifiers": REPLICAS, "max_concurrency": 0}, "max_concurrency must be at least 1, got 0"),
 ])
 def test_bad_input_is_named_and_nothing_is_promoted(world, case, args, needle):
     if args == "standalone":
@@ -156,8 +159,8 @@ def test_timeout_names_the_pending_instances_then_a_rerun_finishes(world):
     world.configure(promotion_seconds=10)
     res = run_module("rds_promote_batch", dict(BASE, db_instance_identifiers=REPLICAS[:3], wait_timeout=1))
     assert res.get("failed") is True
-    assert "timed out" in res["msg"] and "still waiting for" in res["msg"]
-    assert sorted(res["pending"]) == sorted(REPLICAS[:3])
+    assert "Timed out after 1 s waiting for 3 of 3 replica(s): still waiting for" in res["msg"]
+    assert sorted(res["pending"]) == sorted(REPLICAS[:3]) and res["done"] == []
     for name in REPLICAS[:3]:
         assert name in res["msg"]
     assert {r["outcome"] for r in res["results"]} == {"pending"}
