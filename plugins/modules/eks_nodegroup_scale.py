@@ -67,6 +67,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - lomashwood.multiregion.batch
 changed:
   description: Whether the size was (or, in check mode, would be) changed.
   returned: always

@@ -141,6 +141,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - lomashwood.multiregion.batch
 changed:
   description: Whether any deployment was (or, in check mode, would be) changed.
   returned: always

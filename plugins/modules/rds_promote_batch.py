@@ -92,6 +92,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - lomashwood.multiregion.batch
 changed:
   description: Whether any replica was (or, in check mode, would be) promoted.
   returned: always

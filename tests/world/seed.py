@@ -46,7 +46,7 @@ EKS_CLUSTER_ROLE = "lomash-wood-eks-cluster"
 EKS_NODE_ROLE = "lomash-wood-eks-nodes"
 NODEGROUP = "lomash-wood-workers"
 # The primary runs the platform (3 workers); the standby rests at one node and is scaled up on
-# failover (eks_scale_services node_group), never above maxSize.
+# failover (eks_nodegroup_scale), never above maxSize.
 NODEGROUP_SCALING = {PRIMARY: {"minSize": 1, "maxSize": 6, "desiredSize": 3},
                      STANDBY: {"minSize": 1, "maxSize": 6, "desiredSize": 1}}
 ZONE = "lomashwood.com"
