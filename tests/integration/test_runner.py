@@ -118,7 +118,7 @@ CALLS = [
 ]
 
 
-@pytest.mark.parametrize("name,expected", CALLS, ids=[name for name, _ in CALLS])
+@pytest.mark.parametrize("name,expected", CALLS, ids=[call[0] for call in CALLS])
 def test_is_mutating(name, expected):
     assert is_mutating(name) is expected
 

@@ -47,7 +47,7 @@ class Recorder:
 
 def connected(recorder, headers=None):
     """(KubeApi, counter) over a real Configuration and ApiClient, with the REST layer recorded."""
-    configuration, _ = k8s.build_configuration({"host": HOST, "api_key": TOKEN})
+    configuration, _label = k8s.build_configuration({"host": HOST, "api_key": TOKEN})
     client = k8s.api_client(configuration, headers)
     client.rest_client.request = recorder
     counter = CallCounter()
@@ -150,7 +150,7 @@ def test_an_error_status_raises_api_exception(operation, args, status, reason, b
 ])
 def test_default_headers_and_repeated_impersonate_group_are_sent(headers, expected):
     recorder = Recorder()
-    api, _ = connected(recorder, headers)
+    api, _label = connected(recorder, headers)
     api.list_namespaced_deployment(NS)
     api.patch_namespaced_deployment_scale("web", NS, OPS, JSON_PATCH)  # the caller's headers and the defaults together
     for call in recorder.calls:
@@ -163,7 +163,7 @@ def test_request_headers_from_options_reach_the_request(monkeypatch):
     monkeypatch.delenv("K8S_AUTH_IMPERSONATE_USER", raising=False)
     monkeypatch.setenv("K8S_AUTH_IMPERSONATE_GROUPS", "dev,,ops")
     recorder = Recorder()
-    api, _ = connected(recorder, k8s.request_headers({"impersonate_user": "bob"}))
+    api, _label = connected(recorder, k8s.request_headers({"impersonate_user": "bob"}))
     api.read_namespace(NS)
     (call,) = recorder.calls
     assert header(call["headers"], "Impersonate-User") == ["bob"]
