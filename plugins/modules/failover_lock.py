@@ -81,8 +81,8 @@ from datetime import datetime, timezone
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import RETRY
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.lock import decide, parse_record
 
@@ -131,7 +131,7 @@ def main():
     )
     if not module.params["holder"].strip():
         module.fail_json(msg="holder must not be empty")
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20))
+    ssm = module.client("ssm", retry_decorator=RETRY)
     try:
         result = run(module, ssm)
     except BatchError as exc:
