@@ -23,15 +23,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 
 
-def client(module, service, counter, max_concurrency=10, region=None):
+def client(module, service, counter, max_concurrency=10):
     """A boto3 client with RETRY (calls opt in with aws_retry=True), counted by operation.
 
     The connection pool is as big as the concurrency, so concurrent calls do not queue for it.
     """
-    kwargs = dict(retry_decorator=RETRY, config=Config(max_pool_connections=max(10, max_concurrency)))
-    if region:
-        kwargs["region"] = region
-    return counter.attach(module.client(service, **kwargs))
+    pool = Config(max_pool_connections=max(10, max_concurrency))
+    return counter.attach(module.client(service, retry_decorator=RETRY, config=pool))
 
 
 def is_error_code(exc, *codes):

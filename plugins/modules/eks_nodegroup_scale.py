@@ -121,7 +121,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import eks_nodegroup as core
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
-    Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute)
+    Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute, run_concurrently)
 
 
 class NodeGroupScaling(Adapter):
@@ -148,13 +148,10 @@ class NodeGroupScaling(Adapter):
         return {a.name: replace(observed[a.name], desired_size=a.after) for a in plan}
 
     def apply(self, plan):
-        failures = {}
-        for action in plan:
-            try:
-                self.update_ids[action.name] = core.scale_nodegroup(self.eks, action)
-            except Exception as exc:  # pylint: disable=broad-except
-                failures[action.name] = exc
-        return plan, failures
+        outcomes = run_concurrently(lambda a: core.scale_nodegroup(self.eks, a), [a for a in plan if a.changed],
+                                    self.params["max_concurrency"])
+        self.update_ids = {a.name: update_id for a, update_id, exc in outcomes if exc is None}
+        return plan, {a.name: exc for a, _update_id, exc in outcomes if exc}
 
     def poll(self):
         return core.describe_nodegroup(self.eks, self.params["cluster_name"], self.params["nodegroup_name"])
