@@ -133,6 +133,19 @@ def secrets_checksum(dep, secrets, namespace):
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def secrets_checksums(deployments, secrets, namespace):
+    """{name: secrets_checksum} for every deployment; one BatchError naming every missing Secret."""
+    checksums, problems = {}, []
+    for dep in deployments:
+        try:
+            checksums[dep.name] = secrets_checksum(dep, secrets, namespace)
+        except BatchError as exc:
+            problems += exc.problems
+    if problems:
+        raise BatchError(problems)
+    return checksums
+
+
 def rolled_out(dep, replicas=None):
     """The readiness predicate, as `kubectl rollout status` means it, for a given size.
 

@@ -247,16 +247,8 @@ class Scaling(Adapter):
             raise BatchError(["cannot reach the Kubernetes API of %s: %s" % (self.target, k8s.describe_error(exc))])
         self.namespace_missing = any(n not in observed for n in self.wanted) and self._namespace_missing()
         if self.restart == "on_secret_change" and not self.namespace_missing:
-            secrets = core.list_secrets(self.api, self.namespace)
-            problems = []
-            for name in self.wanted:
-                if name in observed:
-                    try:
-                        self.checksums[name] = core.secrets_checksum(observed[name], secrets, self.namespace)
-                    except BatchError as exc:
-                        problems += exc.problems
-            if problems:
-                raise BatchError(problems)
+            self.checksums = core.secrets_checksums([observed[n] for n in self.wanted if n in observed],
+                                                    core.list_secrets(self.api, self.namespace), self.namespace)
         return observed
 
     def _namespace_missing(self):

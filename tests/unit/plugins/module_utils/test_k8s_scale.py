@@ -230,6 +230,16 @@ def test_secrets_checksum_follows_the_content_and_never_holds_it():
     assert with_tls != one  # an optional Secret appearing is new content
 
 
+def test_secrets_checksums_names_every_missing_secret_at_once():
+    ok, gone = dep("a", secrets={"a-db": False}), dep("b", secrets={"b-db": False, "shared": False})
+    sums = core.secrets_checksums([ok], {"a-db": secret("a-db", X="eA==")}, NS)
+    assert list(sums) == ["a"] and sums["a"] == core.secrets_checksum(ok, {"a-db": secret("a-db", X="eA==")}, NS)
+    with pytest.raises(BatchError) as err:
+        core.secrets_checksums([dep("c", secrets={"c-db": False}), gone], {"b-db": secret("b-db")}, NS)
+    assert err.value.problems == ["c reads Secret 'c-db', which is not in namespace lomash-wood",
+                                  "b reads Secret 'shared', which is not in namespace lomash-wood"]
+
+
 def test_secrets_checksum_names_a_missing_required_secret():
     with pytest.raises(BatchError, match="auth-service reads Secret 'app-db', which is not in namespace lomash-wood"):
         core.secrets_checksum(dep(secrets={"app-db": False, "tls": True}), {}, NS)
