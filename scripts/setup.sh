@@ -17,8 +17,11 @@ mkdir -p "$CACHE"
 say() { printf '[setup] %s\n' "$*"; }
 
 find_python() {
-    local c
-    for c in "${PYTHON:-}" python3.12 python3.13 "$HOME"/.pyenv/versions/3.12*/bin/python "$HOME"/.pyenv/versions/3.13*/bin/python /usr/bin/python3; do
+    local c pyenvs
+    # pyenv's interpreters: under PYENV_ROOT, $HOME, and the passwd home (HOME may be another
+    # directory in containers and CI runners).
+    pyenvs="${PYENV_ROOT:-$HOME/.pyenv} $HOME/.pyenv $(getent passwd "$(id -u)" | cut -d: -f6)/.pyenv"
+    for c in "${PYTHON:-}" python3.12 python3.13 $(for p in $pyenvs; do echo "$p"/versions/3.12*/bin/python "$p"/versions/3.13*/bin/python; done) /usr/bin/python3; do
         [ -n "$c" ] || continue
         command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || continue
         if "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
