@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the embedded world on 127.0.0.1: the AWS emulator (moto + the project's realism layer)
 # and, with --k8s, the two Kubernetes control planes (eu-west-1, eu-west-2) with simulated nodes;
-# run a command with AWS_ENDPOINT_URL, test credentials and KUBECONFIG set; stop it all after.
+# run a command with AWS_ENDPOINT_URL, LOMASH_EDGE_URL (the local edge), test credentials and
+# KUBECONFIG set; stop it all after.
 #   scripts/with-world.sh [--seed] [--k8s] -- COMMAND...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,13 +42,16 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -s "$RUN/aws.endpoint" ] && break; sleep 0.1; done
 [ -s "$RUN/aws.endpoint" ] || { echo "the AWS world did not start:" >&2; cat "$RUN/world.log" >&2; exit 1; }
 AWS_ENDPOINT_URL=$(cat "$RUN/aws.endpoint")
-export AWS_ENDPOINT_URL
-echo "[world] AWS emulator at $AWS_ENDPOINT_URL"
+LOMASH_EDGE_URL=$(cat "$RUN/aws.endpoint.edge")  # the local edge: follows api.lomashwood.com's records
+export AWS_ENDPOINT_URL LOMASH_EDGE_URL
+echo "[world] AWS emulator at $AWS_ENDPOINT_URL, edge at $LOMASH_EDGE_URL"
 
 if $k8s; then
     python -m tests.k8s.cluster start --run-dir "$RUN/k8s" >"$RUN/k8s-start.log" 2>&1 \
         || { echo "the Kubernetes control planes did not start:" >&2; tail -n 30 "$RUN/k8s-start.log" >&2; exit 1; }
     export KUBECONFIG=$RUN/k8s/kubeconfig
+    # The regional services behind the edge read their deployments from these control planes.
+    python -m tests.world config --endpoint "$AWS_ENDPOINT_URL" --set "kubeconfig=$KUBECONFIG" >/dev/null
     echo "[world] Kubernetes eu-west-1 and eu-west-2 up (KUBECONFIG=$KUBECONFIG)"
 fi
 

@@ -36,10 +36,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if args.endpoint_file:  # written atomically, once the server accepts connections
-        directory = os.path.dirname(os.path.abspath(args.endpoint_file))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False) as handle:
-            handle.write(server.endpoint + "\n")
-        os.replace(handle.name, args.endpoint_file)
+        # The edge's URL first: whoever waits for the endpoint file then finds both.
+        _write_atomically(args.endpoint_file + ".edge", server.edge_url)
+        _write_atomically(args.endpoint_file, server.endpoint)
     print(server.endpoint, flush=True)
     try:
         while not stop.wait(1.0):
@@ -47,11 +46,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
         if args.endpoint_file:
-            try:
-                os.unlink(args.endpoint_file)
-            except FileNotFoundError:
-                pass
+            for path in (args.endpoint_file, args.endpoint_file + ".edge"):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
     return 0
+
+
+def _write_atomically(path: str, line: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False) as handle:
+        handle.write(line + "\n")
+    os.replace(handle.name, path)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -111,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("serve", help="run the world on 127.0.0.1 until SIGTERM/SIGINT")
     p.add_argument("--port", type=int, default=0, help="0 (default): a random free port")
-    p.add_argument("--endpoint-file", help="write http://127.0.0.1:PORT here once ready (removed on exit)")
+    p.add_argument("--endpoint-file", help="write http://127.0.0.1:PORT here once ready, the edge's URL to "
+                   "PATH.edge (both removed on exit)")
     p.set_defaults(func=cmd_serve)
 
     def with_endpoint(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -26,6 +28,7 @@ class World:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._clients: dict[tuple[str, str, int | None], Any] = {}
+        self._edge_urls: dict[str, Any] | None = None
 
     # --- control API ---
 
@@ -41,7 +44,11 @@ class World:
         return self._request("GET", "/_world/config")
 
     def configure(self, **patch: Any) -> dict[str, Any]:
-        """Merge ``patch`` into the config (JSON merge patch; a None value restores the default)."""
+        """Merge ``patch`` into the config (JSON merge patch; a None value restores the default).
+
+        Keys: see README.md, e.g. promotion_seconds, down_regions, dns_propagation_seconds,
+        health_check_delay_seconds, resolver_ttl_seconds, kubeconfig.
+        """
         return self._request("POST", "/_world/config", patch)
 
     def calls(self) -> dict[str, Any]:
@@ -57,6 +64,32 @@ class World:
 
     def state(self) -> dict[str, Any]:
         return self._request("GET", "/_world/state")
+
+    # --- the local edge (edge.py) ---
+
+    def edge_urls(self) -> dict[str, Any]:
+        """{"edge": url, "regions": {"eu-west-1": url, "eu-west-2": url}}"""
+        if self._edge_urls is None:  # fixed for the world's lifetime
+            self._edge_urls = self._request("GET", "/_world/edge")
+        return self._edge_urls
+
+    def edge_url(self) -> str:
+        """Base URL of the edge (no trailing slash): requests to it follow api.lomashwood.com's DNS."""
+        return self.edge_urls()["edge"]
+
+    def regional_urls(self) -> dict[str, str]:
+        """{region: base URL of that region's service} (GET /health, /v1/<service>/health)."""
+        return dict(self.edge_urls()["regions"])
+
+    def edge_resolve(self, name: str | None = None) -> dict[str, Any]:
+        """What the edge resolves now: {"region", "target", "set_identifier", "cached", "ttl_left", ...}."""
+        query = "" if name is None else "?" + urllib.parse.urlencode({"name": name})
+        req = urllib.request.Request(self.edge_url() + "/_edge/resolve" + query)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:  # 502: nothing resolves; the body says why
+            return json.loads(exc.read())
 
     def region_down(self, region: str, mode: str | None = None, timeout_seconds: float | None = None) -> None:
         down = sorted(set(self.config()["down_regions"]) | {region})

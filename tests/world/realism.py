@@ -21,14 +21,25 @@ moto is patched in place, once, by :func:`install` (done when the server starts)
 * CloudWatch ``AWS/RDS ReplicaLag`` is published for replicas whose lag was set,
   refreshed every ``lag_publish_seconds`` (lazily, on CloudWatch calls) like RDS
   publishes it every minute, and no longer once the instance stopped being a replica.
-* Route 53 ``GetHealthCheckStatus`` reports failure for health checks whose target
-  is in a down region (or that are listed in ``failing_health_checks``);
-  moto hard-codes "Success".
+* Route 53 changes propagate: ``ChangeResourceRecordSets`` answers ``PENDING`` with a
+  unique change id, ``GetChange`` answers ``PENDING`` until ``dns_propagation_seconds``
+  after the change was submitted, then ``INSYNC`` (moto: ``INSYNC`` at once, one fixed id).
+  ListResourceRecordSets shows the new records at once, as AWS does; what resolvers see
+  (:func:`published_records`, used by the edge in ``edge.py``) is the zone as it was when
+  its last change became ``INSYNC``.
+* Route 53 ``GetHealthCheckStatus`` follows the regional edge (``edge.py``): a check whose
+  target (FQDN, or IP and port) is in eu-west-1/eu-west-2 is healthy when that region is
+  up and its regional service answers the ResourcePath with 200; ``Inverted`` inverts,
+  ``Disabled`` is healthy, ``failing_health_checks`` forces failure; a change is reported
+  once it held ``health_check_delay_seconds``. moto hard-codes "Success".
 """
 
 from __future__ import annotations
 
 import copy
+import re
+import secrets
+import string
 import threading
 import time
 from typing import Any
@@ -52,6 +63,16 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "failing_health_checks": [],
     # How often (seconds) a set ReplicaLag value is re-published as a fresh datapoint.
     "lag_publish_seconds": 60.0,
+    # Route 53: seconds a change stays PENDING (GetChange) and invisible to the edge's resolver.
+    "dns_propagation_seconds": 0.0,
+    # Route 53 health checks: a status change is reported once it has held this long.
+    "health_check_delay_seconds": 0.0,
+    # The edge's resolver caches an answer this long; null: the record's TTL (alias: 60).
+    "resolver_ttl_seconds": None,
+    # Path of the kubeconfig of the two control planes (contexts lomash-wood-<region>); the
+    # regional services read their deployments there. null: every service counts as ready.
+    # Kept across POST /_world/reset: it is the wiring of the environment, not test state.
+    "kubeconfig": None,
 }
 
 _CONFIG_TYPES = {
@@ -63,6 +84,10 @@ _CONFIG_TYPES = {
     "faults": dict,
     "failing_health_checks": list,
     "lag_publish_seconds": (int, float),
+    "dns_propagation_seconds": (int, float),
+    "health_check_delay_seconds": (int, float),
+    "resolver_ttl_seconds": (int, float, type(None)),
+    "kubeconfig": (str, type(None)),
 }
 
 STANDBY_REGION = "eu-west-2"
@@ -92,11 +117,14 @@ class WorldState:
 
     def reset(self) -> None:
         with self.lock:
+            kubeconfig = getattr(self, "config", {}).get("kubeconfig")
             self.config: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
+            self.config["kubeconfig"] = kubeconfig
             # (account, region, db id) -> monotonic deadline of the promotion
             self.promotions: dict[tuple[str, str, str], float] = {}
             # (region, replica id) -> {"seconds": float, "published": monotonic}
             self.lags: dict[tuple[str, str], dict[str, float]] = {}
+            self.forget_dns()
             self.reset_calls()
 
     def forget_resources(self) -> None:
@@ -104,6 +132,18 @@ class WorldState:
         with self.lock:
             self.promotions.clear()
             self.lags.clear()
+            self.forget_dns()
+
+    def forget_dns(self) -> None:
+        with self.lock:
+            # change id -> {"zone", "deadline" (monotonic), "submitted_at"}
+            self.dns_changes: dict[str, dict[str, Any]] = {}
+            # zone id -> changes not yet INSYNC, oldest first: {"change_id", "deadline", "records"}
+            self.dns_pending: dict[str, list[dict[str, Any]]] = {}
+            # zone id -> the records resolvers see, while the zone has pending changes
+            self.dns_published: dict[str, list[dict[str, Any]]] = {}
+            # health check id -> {"reported": bool, "candidate": bool | None, "since": monotonic}
+            self.health: dict[str, dict[str, Any]] = {}
 
     def reset_calls(self) -> None:
         with self.lock:
@@ -237,8 +277,9 @@ def _complete_promotion(account: str, region: str, db_id: str) -> None:
 
 
 def settle() -> None:
-    """Finish every promotion whose time is up. Called at the start of each request."""
+    """Finish every promotion whose time is up, publish propagated DNS changes. Called at the start of each request."""
     with STATE.lock:
+        settle_dns()
         now = time.monotonic()
         for key in [k for k, deadline in STATE.promotions.items() if deadline <= now]:
             del STATE.promotions[key]
@@ -380,18 +421,194 @@ def lags_report() -> dict[str, dict[str, float]]:
         return report
 
 
+# --- Route 53 change propagation ----------------------------------------------
+
+
+def _record_dict(rrset: Any) -> dict[str, Any]:
+    """A moto RecordSet as ListResourceRecordSets shows it (deep copy: later changes do not leak in)."""
+    out: dict[str, Any] = {"Name": rrset.name, "Type": rrset.type}
+    for key, attr in (("SetIdentifier", "set_identifier"), ("Weight", "weight"), ("Failover", "failover"),
+                      ("Region", "region"), ("TTL", "ttl"), ("HealthCheckId", "health_check_id"),
+                      ("AliasTarget", "alias_target")):
+        value = getattr(rrset, attr, None)
+        if value is not None:
+            out[key] = copy.deepcopy(value)
+    if rrset.records:
+        out["ResourceRecords"] = [r["Value"] if isinstance(r, dict) else r for r in rrset.records]
+    return out
+
+
+def _zone_records(zone: Any) -> list[dict[str, Any]]:
+    return [_record_dict(r) for r in zone.rrsets]
+
+
+def _new_change_id() -> str:
+    # Route 53 change ids: "C" and 13 or more upper-case letters and digits.
+    return "C" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(13))
+
+
+def settle_dns() -> None:
+    """Publish the changes whose propagation time is up (oldest first)."""
+    with STATE.lock:
+        now = time.monotonic()
+        for zone_id, pending in list(STATE.dns_pending.items()):
+            while pending and pending[0]["deadline"] <= now:
+                STATE.dns_published[zone_id] = pending.pop(0)["records"]
+            if not pending:  # all INSYNC: resolvers see the live zone again
+                del STATE.dns_pending[zone_id]
+                STATE.dns_published.pop(zone_id, None)
+
+
+def published_records(zone: Any) -> list[dict[str, Any]]:
+    """The zone's record sets as resolvers see them: as of its last change that is INSYNC."""
+    with STATE.lock:
+        settle_dns()
+        published = STATE.dns_published.get(zone.resource_id)
+        return copy.deepcopy(published) if published is not None else _zone_records(zone)
+
+
+def _change_resource_record_sets(original):
+    def change(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.core.utils import utcnow
+
+        zone = self.backend.get_hosted_zone(self._get_param("HostedZoneId"))  # NoSuchHostedZone
+        with STATE.lock:
+            settle_dns()
+            before = _zone_records(zone)
+            original(self)  # validates and applies; a bad batch raises before anything is recorded
+            pending = STATE.dns_pending.setdefault(zone.resource_id, [])
+            if not pending:
+                STATE.dns_published[zone.resource_id] = before
+            # Changes of a zone become INSYNC in the order they were submitted.
+            deadline = time.monotonic() + float(STATE.config["dns_propagation_seconds"])
+            if pending:
+                deadline = max(deadline, pending[-1]["deadline"])
+            change_id = _new_change_id()
+            pending.append({"change_id": change_id, "deadline": deadline, "records": _zone_records(zone)})
+            submitted = utcnow()
+            STATE.dns_changes[change_id] = {"zone": zone.resource_id, "deadline": deadline, "submitted_at": submitted}
+        info = {"Id": f"/change/{change_id}", "Status": "PENDING", "SubmittedAt": submitted}
+        comment = self._get_param("ChangeBatch.Comment")
+        if comment:
+            info["Comment"] = comment
+        return ActionResult({"ChangeInfo": info})
+
+    return change
+
+
+def _get_change(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+
+    change_id = self._get_param("Id").split("/")[-1]
+    with STATE.lock:
+        settle_dns()
+        change = STATE.dns_changes.get(change_id)
+    if change is None:  # ids from moto's other calls (CreateHostedZone...): INSYNC, as moto answers
+        return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": "INSYNC", "SubmittedAt": utcnow()}})
+    status = "PENDING" if time.monotonic() < change["deadline"] else "INSYNC"
+    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": status,
+                                        "SubmittedAt": change["submitted_at"]}})
+
+
+def pending_dns_changes() -> list[dict[str, Any]]:
+    with STATE.lock:
+        settle_dns()
+        now = time.monotonic()
+        return [{"zone_id": zone_id, "change_id": c["change_id"], "seconds_left": round(max(0.0, c["deadline"] - now), 3)}
+                for zone_id, pending in sorted(STATE.dns_pending.items()) for c in pending]
+
+
 # --- Route 53 health checks -------------------------------------------------
+
+_REGION_IN_NAME = re.compile(r"(?<![a-z0-9])([a-z]{2}(?:-gov)?-[a-z]+-\d)(?![0-9])")
+_HTTP_TYPES = ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH")
+
+
+def region_in_name(name: str) -> str | None:
+    """The AWS region a DNS name names (moto ALB names: <name>-1.<region>.elb.amazonaws.com)."""
+    found = _REGION_IN_NAME.search((name or "").lower())
+    return found.group(1) if found else None
+
+
+def health_check_region(health_check: Any) -> str | None:
+    """The region a check targets: from its FQDN, or its IP and port (a regional service's)."""
+    from . import edge
+
+    if health_check.ip_address:
+        region = edge.region_of_address(health_check.ip_address, health_check.port)
+        if region:
+            return region
+    return region_in_name(health_check.fqdn or "") or region_in_name(health_check.ip_address or "")
+
+
+def _health_now(health_check: Any, config: dict[str, Any], depth: int = 0) -> bool:
+    """Healthy right now (no detection delay). May ask a regional service (and Kubernetes)."""
+    from . import edge
+
+    if health_check.id in config["failing_health_checks"]:
+        return False  # forced, whatever Inverted/Disabled say
+    if health_check.disabled:  # Route 53 treats a disabled check as healthy
+        return True
+    if (health_check.type_ or "").upper() == "CALCULATED":
+        from moto.route53.models import route53_backends
+
+        checks = route53_backends[DEFAULT_ACCOUNT_ID]["aws"].health_checks
+        children = [checks[c] for c in (health_check.children or []) if c in checks]
+        healthy = sum(depth < 3 and _health_now(c, config, depth + 1) for c in children)
+        ok = healthy >= int(health_check.health_threshold or len(children))
+    else:
+        region = health_check_region(health_check)
+        if region is None:  # no region to follow: only a down region named in the target fails it
+            target = f"{health_check.fqdn or ''} {health_check.ip_address or ''}"
+            ok = not any(r in target for r in config["down_regions"])
+        elif region in config["down_regions"]:
+            ok = False
+        elif region in edge.REGIONS and (health_check.type_ or "HTTP").upper() in _HTTP_TYPES:
+            answer = edge.answer(region, health_check.resource_path or "/")
+            ok = answer is not None and answer[0] == 200
+        else:  # TCP checks, or regions with no regional service: the region being up is enough
+            ok = True
+    return ok != bool(health_check.inverted)
 
 
 def health_check_healthy(health_check: Any) -> bool:
-    if health_check.disabled:  # Route 53 treats a disabled check as healthy
-        return True
+    """What Route 53 reports: the current status once it has held health_check_delay_seconds."""
     config = STATE.snapshot_config()
-    target = f"{health_check.fqdn or ''} {health_check.ip_address or ''}"
-    failing = health_check.id in config["failing_health_checks"] or any(
-        region in target for region in config["down_regions"]
-    )
-    return failing == bool(health_check.inverted)
+    now_ok = _health_now(health_check, config)  # outside the lock: may wait on Kubernetes
+    delay = float(config["health_check_delay_seconds"])
+    with STATE.lock:
+        now = time.monotonic()
+        entry = STATE.health.get(health_check.id)
+        if entry is None or delay <= 0:
+            STATE.health[health_check.id] = {"reported": now_ok, "candidate": None, "since": now}
+            return now_ok
+        if now_ok == entry["reported"]:
+            entry["candidate"] = None
+        else:
+            if entry["candidate"] != now_ok:
+                entry["candidate"], entry["since"] = now_ok, now
+            if now - entry["since"] >= delay:
+                entry["reported"], entry["candidate"] = now_ok, None
+        return entry["reported"]
+
+
+def sample_health_checks() -> None:
+    """Evaluate every health check now (the edge's monitor thread: changes are timed from here)."""
+    from moto.route53.models import route53_backends
+
+    for health_check in list(route53_backends[DEFAULT_ACCOUNT_ID]["aws"].health_checks.values()):
+        health_check_healthy(health_check)
+
+
+def health_report() -> dict[str, dict[str, Any]]:
+    with STATE.lock:
+        now = time.monotonic()
+        return {hc_id: {"healthy": e["reported"],
+                        "changing_to": e["candidate"],
+                        "changing_for": round(now - e["since"], 3) if e["candidate"] is not None else None}
+                for hc_id, e in sorted(STATE.health.items())}
 
 
 def _get_health_check_status(self: Any) -> Any:
@@ -434,6 +651,8 @@ def install() -> None:
         RDSBackend.create_db_instance_read_replica
     )
     Route53.get_health_check_status = _get_health_check_status
+    Route53.change_resource_record_sets = _change_resource_record_sets(Route53.change_resource_record_sets)
+    Route53.get_change = _get_change
     _installed = True
 
 

@@ -10,11 +10,14 @@ It also serves the control API under ``/_world/``:
   POST /_world/config         JSON merge patch (RFC 7396) -> new config
   GET  /_world/calls          {"total", "by_operation", "by_region", "errors"}
   POST /_world/calls/reset
-  POST /_world/reset          moto reset + realism state back to defaults
+  POST /_world/reset          moto reset + realism state back to defaults (kubeconfig kept)
   GET  /_world/lag            {region: {replica: seconds}}
   POST /_world/lag            {"replica": id, "seconds": n|null, "region": "eu-west-2"}
                               or {"replicas": {id: n|null}, "region": ...}
-  GET  /_world/state          config, pending promotions, lags
+  GET  /_world/state          config, pending promotions, lags, pending DNS changes, health checks
+  GET  /_world/edge           {"edge": url, "regions": {region: url}} (edge.py)
+
+The world server also starts the regional services and the edge (``edge.EdgeServers``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import realism
+from . import edge, realism
 from .awsreq import AwsCall, error_response, identify
 from .realism import STATE
 
@@ -47,6 +50,7 @@ class WorldApp:
         if path.startswith("/moto-api") or path == "/favicon.ico":
             if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
                 STATE.forget_resources()  # the instances they refer to are gone; config stays
+                edge.reset()
             return self.app(environ, start_response)
 
         call = identify(environ)
@@ -110,7 +114,12 @@ class WorldApp:
             return {"ok": True}
         if (method, route) == ("POST", "/_world/reset"):
             realism.reset()
+            edge.reset()
             return {"ok": True}
+        if (method, route) == ("GET", "/_world/edge"):
+            if edge.RUNNING is None:
+                return {"edge": None, "regions": {}}
+            return edge.RUNNING.urls()
         if route == "/_world/lag":
             if method == "POST":
                 region = body.get("region", realism.STANDBY_REGION)
@@ -123,6 +132,8 @@ class WorldApp:
                 "config": STATE.snapshot_config(),
                 "promotions": realism.pending_promotions(),
                 "lags": realism.lags_report(),
+                "dns_changes": realism.pending_dns_changes(),
+                "health_checks": realism.health_report(),
             }
         return None
 
@@ -152,6 +163,7 @@ class WorldServer(ThreadedMotoServer):
 
     def __init__(self, port: int = 0, ip_address: str = "127.0.0.1") -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self.edge: edge.EdgeServers | None = None
 
     def _server_entry(self) -> None:  # same as moto's, plus the middleware and quiet handler
         app = WorldApp(DomainDispatcherApplication(create_backend_app))
@@ -169,13 +181,22 @@ class WorldServer(ThreadedMotoServer):
         super().start()
         if self._start_error is not None:
             raise self._start_error
+        self.edge = edge.EdgeServers()
+        self.edge.start()
 
     @property
     def endpoint(self) -> str:
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
 
+    @property
+    def edge_url(self) -> str:
+        return self.edge.urls()["edge"] if self.edge else ""
+
     def stop(self) -> None:
+        if self.edge is not None:
+            self.edge.stop()
+            self.edge = None
         if self._server is None:
             return
         super().stop()
