@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the demo and the tests need, on a fresh machine, idempotently:
 #   - a Python >= 3.12 virtualenv in .venv with the pinned requirements (ansible-core 2.21 needs 3.12);
+#   - a Python >= 3.13 virtualenv in .venv-localstack with LocalStack (localstack-core needs 3.13),
+#     for the S3 and Route 53 tests against LocalStack (LOMASHWOOD_SKIP_LOCALSTACK=1 skips it);
 #   - the dependency collections, extracted from the `ansible` wheel on PyPI (Galaxy is unreachable);
 #   - the collection itself made importable through collections/ansible_collections/lomashwood/multiregion;
 #   - the Kubernetes control-plane binaries, built from Debian's source once and cached.
@@ -10,21 +12,23 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${LOMASHWOOD_CACHE:-$HOME/.cache/lomashwood-multiregion}
 VENV=$ROOT/.venv
+VENV_LOCALSTACK=$ROOT/.venv-localstack
 ANSIBLE_WHEEL_VERSION=14.5.0
 COLLECTIONS="amazon/aws kubernetes/core community/general community/library_inventory_filtering_v1"
 mkdir -p "$CACHE"
 
 say() { printf '[setup] %s\n' "$*"; }
 
+# find_python MINOR [FIRST]: a Python >= 3.MINOR, trying FIRST (a user's choice), then 3.MINOR, 3.MINOR+1.
 find_python() {
-    local c pyenvs
+    local min=$1 first=${2:-} next=$(($1 + 1)) c pyenvs
     # pyenv's interpreters: under PYENV_ROOT, $HOME, and the passwd home (HOME may be another
     # directory in containers and CI runners).
     pyenvs="${PYENV_ROOT:-$HOME/.pyenv} $HOME/.pyenv $(getent passwd "$(id -u)" | cut -d: -f6)/.pyenv"
-    for c in "${PYTHON:-}" python3.12 python3.13 $(for p in $pyenvs; do echo "$p"/versions/3.12*/bin/python "$p"/versions/3.13*/bin/python; done) /usr/bin/python3; do
+    for c in "$first" python3.$min python3.$next $(for p in $pyenvs; do echo "$p"/versions/3.$min*/bin/python "$p"/versions/3.$next*/bin/python; done) /usr/bin/python3; do
         [ -n "$c" ] || continue
         command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || continue
-        if "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+        if "$c" -c "import sys; sys.exit(0 if sys.version_info >= (3, $min) else 1)" 2>/dev/null; then
             command -v "$c" 2>/dev/null || echo "$c"
             return 0
         fi
@@ -33,7 +37,7 @@ find_python() {
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
-    PY=$(find_python) || { echo "[setup] no Python >= 3.12 found (ansible-core 2.21 needs it); set PYTHON=/path/to/python3.12" >&2; exit 1; }
+    PY=$(find_python 12 "${PYTHON:-}") || { echo "[setup] no Python >= 3.12 found (ansible-core 2.21 needs it); set PYTHON=/path/to/python3.12" >&2; exit 1; }
     say "creating .venv with $PY"
     "$PY" -m venv "$VENV"
 fi
@@ -73,6 +77,27 @@ PY
 fi
 mkdir -p "$DEST/lomashwood"
 [ -L "$DEST/lomashwood/multiregion" ] || ln -s ../../.. "$DEST/lomashwood/multiregion"
+
+# LocalStack in its own venv (localstack-core needs Python >= 3.13; its pins clash with .venv's
+# boto3): reinstalled only when requirements-localstack.txt changed. Started by with-world.sh --localstack.
+if [ "${LOMASHWOOD_SKIP_LOCALSTACK:-}" != 1 ]; then
+    if [ ! -x "$VENV_LOCALSTACK/bin/python" ]; then
+        PY_LOCALSTACK=$(find_python 13 "${PYTHON_LOCALSTACK:-}") \
+            || { echo "[setup] no Python >= 3.13 found (localstack-core needs it); set PYTHON_LOCALSTACK=/path/to/python3.13" >&2; exit 1; }
+        say "creating .venv-localstack with $PY_LOCALSTACK"
+        "$PY_LOCALSTACK" -m venv "$VENV_LOCALSTACK"
+    fi
+    stamp=$VENV_LOCALSTACK/.requirements.sha256
+    want=$(sha256sum requirements-localstack.txt | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing LocalStack into .venv-localstack (about 1-2 minutes the first time)"
+        "$VENV_LOCALSTACK/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-localstack.txt 2>&1 \
+            | grep -v "^WARNING: Location" || true
+        "$VENV_LOCALSTACK/bin/python" -c 'import localstack.runtime.main, rolo, moto' \
+            || { echo "[setup] LocalStack did not install" >&2; exit 1; }
+        echo "$want" >"$stamp"
+    fi
+fi
 
 # The Kubernetes control planes (kube-apiserver, controller-manager, scheduler from Debian's
 # source, etcd): built once, cached in $CACHE/k8s; the first build takes 6-15 minutes.
