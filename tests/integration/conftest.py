@@ -90,3 +90,15 @@ def k8s(k8s_cluster):
     k8s_cluster.reset()
     yield k8s_cluster
     k8s_cluster.reset()
+
+
+# ---- LocalStack (scripts/with-world.sh --localstack), for the S3 and Route 53 scenarios --------
+
+@pytest.fixture(scope="session")
+def localstack_endpoint():
+    """LocalStack's endpoint (LOCALSTACK_ENDPOINT_URL); the test is skipped without it."""
+    endpoint = os.environ.get("LOCALSTACK_ENDPOINT_URL")
+    if not endpoint:
+        pytest.skip("LOCALSTACK_ENDPOINT_URL is not set: run through scripts/with-world.sh --localstack")
+    os.environ.update(TEST_ENV)
+    yield endpoint
