@@ -19,26 +19,11 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.world import World, start_world
+from tests.world import World
 from tests.world.seed import MEDIA_BUCKET, MEDIA_REPLICA_BUCKET, SERVICES, replica_id
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(scope="session")
-def server():
-    srv = start_world()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def world(server):
-    w = World(server.endpoint)
-    w.reset()
-    yield w
-    w.reset()
 
 
 def error_of(call, *args, **kwargs):
@@ -442,13 +427,20 @@ def test_cli_serve_writes_endpoint_file_and_stops_on_sigterm(tmp_path):
         assert endpoint.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(endpoint + "/_world/health") as resp:
             assert json.loads(resp.read()) == {"ok": True}
+        edge_file = Path(str(endpoint_file) + ".edge")  # written before the endpoint file
+        edge = edge_file.read_text().strip()
+        with urllib.request.urlopen(endpoint + "/_world/edge") as resp:
+            assert json.loads(resp.read())["edge"] == edge and edge.startswith("http://127.0.0.1:")
+        with pytest.raises(urllib.error.HTTPError) as unresolved:  # an empty world: no zone to resolve in
+            urllib.request.urlopen(edge + "/_edge/resolve")
+        assert unresolved.value.code == 502
         out = subprocess.run([sys.executable, "-m", "tests.world", "config", "--endpoint", endpoint,
                               "--set", "promotion_seconds=4", "--set", 'down_regions=["eu-west-1"]'],
                              cwd=REPO, capture_output=True, text=True, check=True, env={**os.environ})
         assert json.loads(out.stdout)["down_regions"] == ["eu-west-1"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-        assert not endpoint_file.exists()
+        assert not endpoint_file.exists() and not edge_file.exists()
     finally:
         if proc.poll() is None:
             proc.kill()
