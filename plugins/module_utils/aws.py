@@ -23,13 +23,25 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 
 
-def client(module, service, counter, max_concurrency=10):
-    """A boto3 client with RETRY (calls opt in with aws_retry=True), counted by operation.
+def _no_retry(func):
+    return func
 
-    The connection pool is as big as the concurrency, so concurrent calls do not queue for it.
+
+def client(module, service, counter, max_concurrency=10, region=None, retry=RETRY, timeout=None):
+    """A boto3 client with a retry policy (calls opt in with aws_retry=True), counted by operation.
+
+    region: another region than the module's (e.g. the primary's ALB); retry: a service's own
+    policy (Route 53 adds PriorRequestNotComplete). The connection pool is as big as the
+    concurrency, so concurrent calls do not queue for it.
+    timeout: for a region that may be down (the primary, during an outage): one attempt, no
+    retry, connect and read timeouts of that many seconds, so nothing waits on it for longer.
     """
-    pool = Config(max_pool_connections=max(10, max_concurrency))
-    return counter.attach(module.client(service, retry_decorator=RETRY, config=pool))
+    extra = dict(region=region) if region else {}
+    settings = dict(max_pool_connections=max(10, max_concurrency))
+    if timeout:
+        settings.update(connect_timeout=timeout, read_timeout=timeout, retries=dict(total_max_attempts=1))
+        retry = _no_retry
+    return counter.attach(module.client(service, retry_decorator=retry, config=Config(**settings), **extra))
 
 
 def is_error_code(exc, *codes):

@@ -1,0 +1,541 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: route53_failover
+short_description: Move a Route 53 name between two regions' load balancers, and report where it answers
+version_added: 0.1.0
+description:
+  - The DNS moves of a regional failover, for one name (for example C(api.lomashwood.com)) served by an
+    ALB in each of two regions.
+  - I(mode=status) reads the name's records and their health checks as Route 53's checkers see them
+    (C(GetHealthCheckStatus)), and says which region Route 53 answers with now and whether it failed over
+    on its own (the records untouched, the PRIMARY's check failing). Changes nothing.
+  - I(mode=failover) makes the standby's record the PRIMARY and the primary's the SECONDARY;
+    I(mode=failback) puts them back. Only the C(Failover) value of each record moves: set identifiers,
+    targets and health checks stay, so failback restores the records exactly. A swap is chosen over
+    inverting the PRIMARY's health check because an inverted check reports healthy while its target
+    fails, which during a real outage would send traffic to the region that is down.
+  - I(mode=weighted) writes weighted records with the given weight per region (a failback's
+    10, 50, 100 percent shift). Converting between failover and weighted records is one atomic change.
+  - I(mode=health_checks) ensures the health checks given (by C(Name) tag) exist with that configuration.
+  - Targets are given as an ALB's name or ARN and its region, and are resolved to the ALB's DNS name and
+    canonical hosted zone. All changes of one run go in one C(ChangeBatch) (C(DELETE) of the records as
+    read, C(CREATE) of the new ones), then the module waits for C(INSYNC). A record edited by someone else
+    meanwhile makes Route 53 refuse the whole batch; nothing is half applied.
+  - Only the records of the name are read (C(StartRecordName)), never the whole zone; a zone given by name
+    is found with one C(ListHostedZonesByName).
+  - Before any change, every input is checked and each problem named - an unknown zone, a missing ALB,
+    a region that is not an AWS region, weights outside 0-255 or all zero, a TTL given for alias records,
+    records of the name that point at neither target (hand edits are refused, never deleted).
+  - Idempotent; check mode and C(--diff) show the records before and after.
+author:
+  - Lomash Wood platform team (@lomashwood)
+options:
+  mode:
+    description: What to do; see the description.
+    type: str
+    required: true
+    choices: [status, failover, failback, weighted, health_checks]
+  zone:
+    description: The hosted zone, by name (C(lomashwood.com)) or id.
+    type: str
+    required: true
+  private_zone:
+    description: With a zone name, look for the private zone of that name instead of the public one.
+    type: bool
+    default: false
+  record:
+    description: The name that moves. Required except with I(mode=health_checks).
+    type: str
+  primary:
+    description: The primary region's target. Required except with I(mode=health_checks).
+    type: dict
+    suboptions:
+      region:
+        description: The ALB's region.
+        type: str
+        required: true
+      alb:
+        description: The ALB's name or ARN.
+        type: str
+        required: true
+      health_check:
+        description:
+          - The health check of this target's record, by id or C(Name) tag. By default the record keeps
+            the check it has.
+        type: str
+  standby:
+    description: The standby region's target; the same suboptions as I(primary).
+    type: dict
+    suboptions:
+      region:
+        description: The ALB's region.
+        type: str
+        required: true
+      alb:
+        description: The ALB's name or ARN.
+        type: str
+        required: true
+      health_check:
+        description: The health check of this target's record, by id or C(Name) tag.
+        type: str
+  weights:
+    description:
+      - With I(mode=weighted), the weight of each region, 0 to 255, for example C({eu-west-1: 10, eu-west-2: 90}).
+        Every target region needs one; not all may be zero.
+    type: dict
+  alias:
+    description:
+      - Write alias C(A) records to the ALBs (true), or C(CNAME) records to the ALBs' DNS names with I(ttl).
+      - Records already there are converted in the same change.
+    type: bool
+    default: true
+  ttl:
+    description: The TTL of C(CNAME) records (I(alias=false)); alias records take the ALB's and refuse one.
+    type: int
+  evaluate_target_health:
+    description: With alias records, let Route 53 check the ALB's own health too.
+    type: bool
+    default: true
+  comment:
+    description: The change batch's comment (visible in CloudTrail).
+    type: str
+    default: lomashwood.multiregion.route53_failover
+  primary_call_timeout:
+    description:
+      - Seconds the primary region's ELBv2 API is given (one attempt, no retry). During an outage it does
+        not answer; the primary's target is then found in the name's records, as the one record set that
+        does not point at the standby.
+    type: float
+    default: 5
+  health_checks:
+    description: With I(mode=health_checks), the checks to ensure, each found by its C(Name) tag.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The check's C(Name) tag (and its caller reference when created).
+        type: str
+        required: true
+      target:
+        description: Probe this target's ALB DNS name.
+        type: str
+        choices: [primary, standby]
+      fqdn:
+        description: Probe this host name instead of a target's ALB.
+        type: str
+      path:
+        description: The path requested.
+        type: str
+        default: /health
+      interval:
+        description: Seconds between two requests of one checker, 10 or 30 (cannot change later).
+        type: int
+        default: 10
+      threshold:
+        description: Consecutive failures or successes that change the check's status, 1 to 10.
+        type: int
+        default: 3
+      type:
+        description: The protocol.
+        type: str
+        default: HTTPS
+        choices: [HTTP, HTTPS, HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP]
+      port:
+        description: The port probed.
+        type: int
+        default: 443
+  wait:
+    description: Wait until the change is C(INSYNC) on Route 53's name servers.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for C(INSYNC).
+    type: int
+    default: 300
+  poll_interval:
+    description: Seconds between two C(GetChange) calls.
+    type: float
+    default: 5
+extends_documentation_fragment:
+  - lomashwood.multiregion.batch
+  - lomashwood.multiregion.attributes
+  - amazon.aws.common.modules
+  - amazon.aws.boto3
+notes:
+  - Route 53 is global; the module's I(region) is not used for it. Each ALB is looked up in its own region.
+  - The names' records of types C(A) and C(CNAME) are the ones managed; other types (C(AAAA), C(TXT)) are left alone.
+"""
+
+EXAMPLES = r"""
+- name: Where does api.lomashwood.com answer now, and did Route 53 fail over on its own?
+  lomashwood.multiregion.route53_failover:
+    mode: status
+    zone: lomashwood.com
+    record: api.lomashwood.com
+    primary: {region: eu-west-1, alb: lomash-wood-alb-euw1}
+    standby: {region: eu-west-2, alb: lomash-wood-alb-euw2}
+    alias: false
+    ttl: 60
+  register: dns
+
+- name: Send api.lomashwood.com to the standby unless health-check failover already did
+  lomashwood.multiregion.route53_failover:
+    mode: failover
+    zone: lomashwood.com
+    record: api.lomashwood.com
+    primary: {region: eu-west-1, alb: lomash-wood-alb-euw1}
+    standby: {region: eu-west-2, alb: lomash-wood-alb-euw2}
+    alias: false
+    ttl: 60
+  when: not dns.status.auto_failed_over
+
+- name: Failback, first step - 10 % of the traffic back to eu-west-1
+  lomashwood.multiregion.route53_failover:
+    mode: weighted
+    zone: lomashwood.com
+    record: api.lomashwood.com
+    primary: {region: eu-west-1, alb: lomash-wood-alb-euw1}
+    standby: {region: eu-west-2, alb: lomash-wood-alb-euw2}
+    weights: {eu-west-1: 10, eu-west-2: 90}
+    alias: false
+    ttl: 60
+
+- name: The platform's health checks
+  lomashwood.multiregion.route53_failover:
+    mode: health_checks
+    zone: lomashwood.com
+    primary: {region: eu-west-1, alb: lomash-wood-alb-euw1}
+    health_checks:
+      - {name: lomash-wood-api-gateway-eu-west-1, target: primary, path: /health, interval: 10, threshold: 3}
+      - {name: lomash-wood-auth-eu-west-1, target: primary, path: /v1/auth/health, interval: 30, threshold: 3}
+"""
+
+RETURN = r"""
+extends_documentation_fragment:
+  - lomashwood.multiregion.batch
+changed:
+  description: Whether a change was sent (or, in check mode, would be).
+  returned: always
+  type: bool
+plan:
+  description: The change planned, with each record set to delete or create.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "api.lomashwood.com", "action": "failover", "changes": [{"action": "DELETE", "set_identifier": "eu-west-1", "type": "CNAME"}]}]
+results:
+  description:
+    - One entry for the name (records modes), or one per health check. C(before) and C(after) are the
+      records by set identifier (type, target, region, failover or weight, ttl, health check).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "api.lomashwood.com", "action": "failover", "changed": true, "change_id": "C2682N5HXP0BZ4",
+            "status": "INSYNC", "seconds": 1.2, "before": {}, "after": {}, "error": null}]
+status:
+  description:
+    - Records modes. C(shape) (failover, weighted, simple, none), C(serving_region) (the region Route 53
+      answers with, from the health checks; null for a weighted split), C(weights) (share per region for
+      weighted records), C(primary_role_region) (whose record is PRIMARY), C(auto_failed_over).
+    - Health-dependent values come from C(GetHealthCheckStatus), read in I(mode=status) only.
+  returned: when mode is not health_checks
+  type: dict
+  sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
+health:
+  description: In I(mode=status), each health check of the records, by id, as Route 53's checkers see it.
+  returned: when mode is status
+  type: dict
+  sample: {"3f1c...": {"id": "3f1c...", "healthy": false, "checkers": 3, "checkers_healthy": 0}}
+targets:
+  description: The targets as resolved (region, ALB, DNS name, canonical hosted zone).
+  returned: always
+  type: dict
+zone_id:
+  description: The hosted zone's id.
+  returned: always
+  type: str
+health_check_ids:
+  description: With I(mode=health_checks), each check's id by name.
+  returned: when mode is health_checks
+  type: dict
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import route53 as core
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
+    Adapter, ApiCallCounter, BatchError, batch_argument_spec, diff_of, execute, run_concurrently)
+
+RECORD_MODES = ("status", "failover", "failback", "weighted")
+TARGET_OPTIONS = dict(region=dict(type="str", required=True), alb=dict(type="str", required=True),
+                      health_check=dict(type="str"))
+
+
+class _Dns(Adapter):
+    """What both adapters share: the clients, the zone and the targets resolved."""
+
+    noun = "DNS change"
+    refusal = "Refusing to change DNS"
+    failure = "Failed to change DNS"
+
+    def __init__(self, module, counter):
+        self.module, self.params, self.counter = module, module.params, counter
+        self.route53 = aws.client(module, "route53", counter, retry=core.RETRY)
+        self.targets = [core.Target(role, self.params[role]["region"], self.params[role]["alb"],
+                                    self.params[role].get("health_check"))
+                        for role in ("primary", "standby") if self.params.get(role)]
+        self.zone_id = None
+
+    def resolve(self, problems):
+        """Check the inputs, find the zone and the ALBs; every problem at once, before any change.
+
+        The primary's ALB is looked up briefly (one attempt, primary_call_timeout): during an
+        outage its region does not answer. Returns the targets that could not be looked up.
+        """
+        problems = core.check_targets(self.targets, core.aws_regions()) + problems
+        if problems:
+            raise BatchError(problems)
+        self.zone_id = core.find_zone(self.route53, self.params["zone"], self.params["private_zone"])
+
+        def lookup(target):
+            brief = self.params["primary_call_timeout"] if target.role == "primary" else None
+            elbv2 = aws.client(self.module, "elbv2", self.counter, region=target.region, timeout=brief)
+            return core.describe_alb(elbv2, target)
+
+        unreachable = []
+        for target, found, exc in run_concurrently(lookup, self.targets, self.params["max_concurrency"]):
+            if exc is not None and target.role != "primary":
+                raise exc
+            if exc is not None:
+                target.unreachable = self.describe_error(exc)
+                unreachable.append(target)
+            elif found is None:
+                problems.append("%s.alb: no load balancer %r in %s" % (target.role, target.alb, target.region))
+            else:
+                target.resolved(found)
+        if problems:
+            raise BatchError(problems)
+        return unreachable
+
+    def describe_error(self, exc):
+        return str(exc).split(": ", 1)[-1] if getattr(exc, "response", None) else str(exc)
+
+    def targets_view(self):
+        return {t.role: dict(region=t.region, alb=t.alb, dns_name=t.dns_name, hosted_zone_id=t.hosted_zone_id,
+                             source=t.source) for t in self.targets}
+
+
+class RecordMove(_Dns):
+    """status / failover / failback / weighted: one ChangeBatch for the name, then GetChange."""
+
+    def __init__(self, module, counter):
+        super().__init__(module, counter)
+        p = self.params
+        self.name = core.fqdn(p["record"]).rstrip(".")
+        self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
+
+    def input_problems(self):
+        p = self.params
+        problems = []
+        if p["alias"] and p["ttl"] is not None:
+            problems.append("ttl: alias records take the ALB's TTL; got ttl=%s with alias=true" % p["ttl"])
+        if not p["alias"] and p["ttl"] is not None and not 0 <= p["ttl"] <= 2147483647:
+            problems.append("ttl: %s is not from 0 to 2147483647" % p["ttl"])
+        if p["mode"] == "weighted":
+            if not p["weights"]:
+                problems.append("weights: required with mode=weighted")
+            else:
+                problems.extend(core.check_weights(_ints(p["weights"]), self.targets))
+        elif p["weights"]:
+            problems.append("weights: only used with mode=weighted, got mode=%s" % p["mode"])
+        return problems
+
+    def observe(self):
+        unreachable = self.resolve(self.input_problems())
+        self._resolve_health_check_names()
+        self.records = core.read_records(self.route53, self.zone_id, self.name)
+        resolved = [t for t in self.targets if t not in unreachable]
+        problems = [p for p in (core.resolve_from_records(t, self.records, resolved) for t in unreachable) if p]
+        if problems:
+            raise BatchError(problems)
+        if self.params["mode"] == "status":
+            checks = core.health_check_ids(self.records)
+            for check, found, exc in run_concurrently(lambda c: core.health_status(self.route53, c), checks,
+                                                      self.params["max_concurrency"]):
+                if exc is not None:
+                    raise exc
+                self.health[check] = found
+        return {self.name: self.records}
+
+    def _resolve_health_check_names(self):
+        named = [t for t in self.targets if t.health_check and not core.is_health_check_id(t.health_check)]
+        if not named:
+            return
+        found = core.list_health_checks_by_name(self.route53, {t.health_check for t in named})
+        missing = ["%s.health_check: no health check named %r" % (t.role, t.health_check)
+                   for t in named if t.health_check not in found]
+        if missing:
+            raise BatchError(missing)
+        for target in named:
+            target.health_check = found[target.health_check]["Id"]
+
+    def plan(self, observed):
+        p = self.params
+        mode = p["mode"]
+        if mode == "status":
+            return [core.RecordChange(self.name, "none", self.records, self.records)]
+        stray = core.strangers(self.records, self.targets)
+        if stray:
+            raise BatchError(["record %s: set %r points at %s, which is neither target; refusing to replace it"
+                              % (self.name, r.get("SetIdentifier", "(simple)"), core.record_target(r)) for r in stray])
+        if p["alias"]:
+            unknown = ["%s.alb: its canonical hosted zone is unknown (%s); alias records need it"
+                       % (t.role, t.source) for t in self.targets if not t.hosted_zone_id]
+            if unknown:
+                raise BatchError(unknown)
+        desired = core.Desired(self.name, p["alias"], p["ttl"] if p["ttl"] is not None else 60, p["evaluate_target_health"])
+        primary, standby = self.targets
+        if mode == "weighted":
+            wanted = core.wanted_weighted(desired, self.records, self.targets, _ints(p["weights"]))
+        else:
+            wanted = core.wanted_failover(desired, self.records, primary, standby,
+                                          standby if mode == "failover" else primary)
+        return [core.RecordChange(self.name, mode, self.records, wanted)]
+
+    def simulate(self, plan, observed):
+        return {a.name: core.apply_changes(a.current, a.changes) for a in plan}
+
+    def apply(self, plan):
+        self.status = core.send_changes(self.route53, self.zone_id, plan[0], self.params["comment"])["Status"]
+        self.plan_change_id = plan[0].change_id
+        return plan, {}
+
+    def poll(self):
+        # One GetChange per poll, and none once INSYNC (a change may come back INSYNC at once).
+        if self.status != "INSYNC":
+            self.status = core.change_status(self.route53, self.plan_change_id)
+        return {self.name: self.status}
+
+    def is_done(self, action, state):
+        return not action.changed or state == "INSYNC"
+
+    def progress(self, name, state):
+        return "change %s" % state
+
+    def summarise(self, plan, before, after, done, failures, check_mode):
+        action = plan[0]
+        sent = action.changed and not check_mode
+        records = core.apply_changes(action.current, action.changes) if action.changed else action.current
+        result = dict(
+            name=action.name, action=action.action, changed=action.changed,
+            change_id=action.change_id, status=self.status if sent else None,
+            before=core.view(action.current, self.targets), after=core.view(records, self.targets),
+            seconds=done.get(action.name), error=None,
+        )
+        out = dict(results=[result], diff=diff_of([result], key="records", record=action.name),
+                   zone_id=self.zone_id, targets=self.targets_view(), records=result["after"],
+                   status=core.status(records, self.health, self.targets, self.targets[0].region))
+        if self.params["mode"] == "status":
+            out["health"] = self.health
+        return out
+
+
+class HealthChecks(_Dns):
+    """health_checks: create or update each check named; no wait (Route 53 applies them at once)."""
+
+    noun = "health check"
+    failure = "Failed to ensure the health checks"
+
+    def observe(self):
+        specs = self.params["health_checks"] or []
+        by_role = {t.role: t for t in self.targets}
+        problems = [] if specs else ["health_checks: required with mode=health_checks"]
+        unreachable = self.resolve(problems + core.check_health_check_specs(specs, by_role))
+        if unreachable:
+            raise BatchError(["%s.alb: %r could not be looked up in %s (%s)" % (t.role, t.alb, t.region, t.unreachable)
+                              for t in unreachable])
+        found = core.list_health_checks_by_name(self.route53, {s["name"] for s in specs})
+        return {s["name"]: found.get(s["name"]) for s in specs}
+
+    def plan(self, observed):
+        by_role = {t.role: t for t in self.targets}
+        plan = [core.HealthCheckAction(s["name"], observed[s["name"]], core.health_check_config(s, by_role))
+                for s in self.params["health_checks"]]
+        problems = [p for action in plan for p in core.immutable_differences(action)]
+        if problems:
+            raise BatchError(problems)
+        return plan
+
+    def simulate(self, plan, observed):
+        return observed
+
+    def apply(self, plan):
+        changed = [a for a in plan if a.changed]
+        outcomes = run_concurrently(lambda a: core.ensure_health_check(self.route53, a), changed,
+                                    self.params["max_concurrency"])
+        return plan, {a.name: exc for a, _id, exc in outcomes if exc is not None}
+
+    def poll(self):
+        return {}
+
+    def is_done(self, action, state):
+        return True
+
+    def summarise(self, plan, before, after, done, failures, check_mode):
+        results = [dict(name=a.name, action=a.action, id=a.id, changed=a.changed and a.name not in failures,
+                        before=a.view(), after=a.view(after=True), seconds=done.get(a.name),
+                        error=str(failures[a.name]) if a.name in failures else None) for a in plan]
+        return dict(results=results, diff=diff_of(results, key="health_checks"), zone_id=self.zone_id,
+                    targets=self.targets_view(), health_check_ids={a.name: a.id for a in plan})
+
+
+def _ints(weights):
+    """Weights as given on a command line may be strings: '10' is 10; anything else is left for the check."""
+    return {k: int(v) if isinstance(v, str) and v.strip().isdigit() else v for k, v in (weights or {}).items()}
+
+
+def main():
+    argument_spec = dict(
+        mode=dict(type="str", required=True, choices=list(RECORD_MODES) + ["health_checks"]),
+        zone=dict(type="str", required=True),
+        private_zone=dict(type="bool", default=False),
+        record=dict(type="str"),
+        primary=dict(type="dict", options=TARGET_OPTIONS),
+        standby=dict(type="dict", options=TARGET_OPTIONS),
+        weights=dict(type="dict"),
+        alias=dict(type="bool", default=True),
+        ttl=dict(type="int"),
+        evaluate_target_health=dict(type="bool", default=True),
+        comment=dict(type="str", default="lomashwood.multiregion.route53_failover"),
+        primary_call_timeout=dict(type="float", default=5),
+        health_checks=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            target=dict(type="str", choices=["primary", "standby"]),
+            fqdn=dict(type="str"),
+            path=dict(type="str", default="/health"),
+            interval=dict(type="int", default=10),
+            threshold=dict(type="int", default=3),
+            type=dict(type="str", default="HTTPS", choices=["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]),
+            port=dict(type="int", default=443),
+        )),
+        **batch_argument_spec(wait_timeout=300, poll_interval=5),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("mode", mode, ("record", "primary", "standby")) for mode in RECORD_MODES],
+    )
+    counter = ApiCallCounter()
+    adapter = HealthChecks if module.params["mode"] == "health_checks" else RecordMove
+    execute(module, lambda m: adapter(m, counter), counter)
+
+
+if __name__ == "__main__":
+    main()
