@@ -10,13 +10,13 @@ module: route53_failover
 short_description: Move a Route 53 name between two regions' load balancers, and report where it answers
 version_added: 0.1.0
 description:
-  - The DNS moves of a regional failover, for one name (for example C(api.lomashwood.com)) served by an
+  - The DNS moves of a regional failover for one name (for example C(api.lomashwood.com)) served by an
     ALB in each of two regions.
   - I(mode=status) reads the name's records and their health checks as Route 53's checkers see them
     (C(GetHealthCheckStatus)), and says which region Route 53 answers with now and whether it failed over
     on its own (the records untouched, the PRIMARY's check failing). Changes nothing.
   - I(mode=failover) makes the standby's record the PRIMARY and the primary's the SECONDARY;
-    I(mode=failback) puts them back. Only the C(Failover) value of each record moves: set identifiers,
+    I(mode=failback) puts them back. Only the C(Failover) value of each record moves; set identifiers,
     targets and health checks stay, so failback restores the records exactly. A swap is chosen over
     inverting the PRIMARY's health check because an inverted check reports healthy while its target
     fails, which during a real outage would send traffic to the region that is down.
@@ -86,8 +86,8 @@ options:
         type: str
   weights:
     description:
-      - With I(mode=weighted), the weight of each region, 0 to 255, for example C({eu-west-1: 10, eu-west-2: 90}).
-        Every target region needs one; not all may be zero.
+      - With I(mode=weighted), the weight of each region, 0 to 255 (for example 10 for C(eu-west-1) and 90
+        for C(eu-west-2)). Every target region needs one; not all may be zero.
     type: dict
   alias:
     description:
