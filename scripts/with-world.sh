@@ -24,14 +24,23 @@ done
 
 RUN=$(mktemp -d /tmp/lmw.XXXXXX)
 pids=()
+localstack_pid=
 stop() {
     local p
     if [ -f "$RUN/k8s/cluster.json" ]; then python -m tests.k8s.cluster stop --run-dir "$RUN/k8s" >/dev/null 2>&1 || true; fi
+    if [ -n "$localstack_pid" ]; then stop_localstack; fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$RUN"
 }
 trap stop EXIT
+# LocalStack can hang in "[shutdown] Stopping all services" after SIGTERM: 3 s, then SIGKILL.
+stop_localstack() {
+    kill "$localstack_pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$localstack_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$localstack_pid" 2>/dev/null || true
+    wait "$localstack_pid" 2>/dev/null || true
+}
 
 export PATH=$ROOT/.venv/bin:$PATH
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
@@ -64,7 +73,7 @@ if $localstack; then
         OVERRIDE_IN_DOCKER=0 GATEWAY_SERVER=hypercorn DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
         API_ENDPOINT=http://127.0.0.1:9 ANALYTICS_API=http://127.0.0.1:9 \
         "$ROOT/.venv-localstack/bin/python" -m localstack.runtime.main) >"$RUN/localstack.log" 2>&1 &
-    pids+=($!)
+    localstack_pid=$!
     LOCALSTACK_ENDPOINT_URL=http://127.0.0.1:$ls_port
     if ! python - "$LOCALSTACK_ENDPOINT_URL/_localstack/health" "$!" <<'PY'
 import os, sys, time, urllib.request
