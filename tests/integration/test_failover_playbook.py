@@ -39,6 +39,10 @@ def platform(world, k8s):
     world.core = client.CoreV1Api(api)
     world.incident = "INC-" + uuid.uuid4().hex[:8]
     world.k8s = k8s
+    # The outage a failover is for (the safety refusal stops one while the primary is healthy),
+    # and a resolver that caches for 1 s instead of the record's 60.
+    world.region_down("eu-west-1")
+    world.configure(resolver_ttl_seconds=1)
     return world
 
 
@@ -87,7 +91,13 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
         assert values["DB_PASSWORD"]  # the rest of the Secret is kept
     report = _report(tmp_path)
     # The Secrets are written before the scale-up, so the pods start on them: no restart round.
-    assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "scale_services", "promote_databases"]
+    assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "scale_services", "promote_databases",
+                                                    "dns", "verify"]
+    # Route 53 had failed over on its own (the primary's health check fails): DNS left alone, and said why.
+    assert report["steps"][4]["outcome"] == "skipped" and "already failed over on its own" in report["steps"][4]["detail"]["reason"]
+    assert report["steps"][5]["detail"]["region"] == "eu-west-2" and report["steps"][5]["outcome"] == "ok"
+    assert "smoke tests passed: 9 of 9 from eu-west-2" in report["steps"][5]["detail"]["smoke_test_output"]
+    assert report["steps"][0]["detail"]["safety"]["primary_healthy"] is False
     assert sorted(report["steps"][1]["detail"]["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
     scaled = report["steps"][2]["detail"]
     assert scaled["restarted"] == []
@@ -182,6 +192,7 @@ def test_run_killed_mid_rollout_is_finished_by_the_next_run(platform, tmp_path):
 
 
 def test_lag_above_rpo_stops_in_preflight_before_any_change(world, tmp_path):
+    world.region_down("eu-west-1")
     world.set_lag("lomash-orders-prod-replica", 300)
     world.reset_calls()
     proc = _run(world, tmp_path)
@@ -193,6 +204,7 @@ def test_lag_above_rpo_stops_in_preflight_before_any_change(world, tmp_path):
 
 
 def test_a_second_failover_is_refused_while_one_holds_the_lock(world, tmp_path):
+    world.region_down("eu-west-1")
     ssm = world.client("ssm", "eu-west-2")
     ssm.put_parameter(Name="/lomashwood/multiregion/failover-lock", Type="String",
                       Value=json.dumps({"holder": "failover:INC-OTHER", "acquired_at": "earlier"}))

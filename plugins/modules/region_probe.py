@@ -1,0 +1,109 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: region_probe
+short_description: Ask a region that may be down, briefly, whether its databases answer
+version_added: 0.1.0
+description:
+  - One C(DescribeDBInstances) in I(region) with one attempt, no retry and a short timeout, for a region
+    that may be in an outage (the primary, during a failover's safety check). Never waits longer than
+    I(timeout) seconds, and never fails because the region does not answer - that is the answer.
+  - Read-only; reports C(changed=false), in check mode too.
+author:
+  - Lomash Wood platform team (@lomashwood)
+options:
+  db_instance_identifiers:
+    description: The instances expected there (for example the primaries). Without them, any answer counts.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds for the connection and for the answer.
+    type: float
+    default: 5
+extends_documentation_fragment:
+  - lomashwood.multiregion.attributes
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Do the primary region's databases answer?
+  lomashwood.multiregion.region_probe:
+    region: eu-west-1
+    db_instance_identifiers: [lomash-auth-prod, lomash-orders-prod]
+    timeout: 5
+  register: primary_probe
+"""
+
+RETURN = r"""
+answered:
+  description: Whether the region's RDS API answered in time.
+  returned: always
+  type: bool
+available:
+  description: Whether it answered and every instance asked for is there and C(available).
+  returned: always
+  type: bool
+databases:
+  description: Each instance asked for, with its status (C(missing) when it is not there).
+  returned: always
+  type: dict
+  sample: {"lomash-auth-prod": "available"}
+error:
+  description: Why the region did not answer.
+  returned: always
+  type: str
+seconds:
+  description: How long the probe took.
+  returned: always
+  type: float
+api_calls:
+  description: API operations made, by name.
+  returned: always
+  type: dict
+"""
+
+import time
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import ApiCallCounter
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(db_instance_identifiers=dict(type="list", elements="str", default=[]),
+                           timeout=dict(type="float", default=5)),
+        supports_check_mode=True,
+    )
+    if module.params["timeout"] <= 0:
+        module.fail_json(msg="timeout must be more than 0, got %s" % module.params["timeout"])
+    counter = ApiCallCounter()
+    names = module.params["db_instance_identifiers"]
+    started = time.monotonic()
+    answered, error, databases = False, "", {}
+    try:
+        rds = aws.client(module, "rds", counter, timeout=module.params["timeout"])
+        query = dict(Filters=[dict(Name="db-instance-id", Values=names)]) if names else dict(MaxRecords=20)
+        found = rds.describe_db_instances(aws_retry=True, **query)["DBInstances"]
+        answered = True
+        status = {d["DBInstanceIdentifier"]: d["DBInstanceStatus"] for d in found}
+        databases = {n: status.get(n, "missing") for n in names}
+    except Exception as exc:  # pylint: disable=broad-except
+        # Any failure (503, timeout, no route, throttling) means the same here: it did not answer.
+        error = str(exc)
+    module.exit_json(changed=False, answered=answered, error=error, databases=databases,
+                     available=answered and all(s == "available" for s in databases.values()),
+                     seconds=round(time.monotonic() - started, 2), api_calls=counter.as_dict())
+
+
+if __name__ == "__main__":
+    main()
