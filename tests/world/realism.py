@@ -630,6 +630,46 @@ def _get_health_check_status(self: Any) -> Any:
     return ActionResult({"HealthCheckObservations": observations})
 
 
+# --- Route 53 change batches: DELETE + CREATE of the same name in one batch ------------------
+# moto checks a CREATE against the records as they were before the batch (so a batch that
+# deletes a record set and creates it anew is refused once the same CREATE was ever sent), and
+# deletes a record set by its SetIdentifier alone, whatever its name. Route 53 applies a batch as
+# one transaction: the DELETEs here go first, matched by name, type and set identifier, and a
+# DELETE of a record set that is not there refuses the whole batch, as on AWS.
+
+
+def _apply_deletes_first(original):
+    def change_resource_record_sets(self: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        from moto.route53.exceptions import Route53ClientError
+
+        zone = self.get_hosted_zone(zoneid)
+        deletes = [c for c in change_list if c["Action"] == "DELETE"]
+
+        def key(record_set: dict[str, Any]) -> tuple:
+            return (record_set["Name"].rstrip(".").lower() + ".", record_set["Type"], record_set.get("SetIdentifier"))
+
+        present = {(r.name.rstrip(".").lower() + ".", r.type, r.set_identifier) for r in zone.rrsets}
+        for change in deletes:
+            name, type_, set_id = key(change["ResourceRecordSet"])
+            if (name, type_, set_id) not in present:
+                raise Route53ClientError(
+                    "InvalidChangeBatch",
+                    f"Tried to delete resource record set [name='{name}', type='{type_}'"
+                    + (f", set-identifier='{set_id}'" if set_id else "") + "] but it was not found")
+        gone = {key(c["ResourceRecordSet"]) for c in deletes}
+        kept = [r for r in zone.rrsets if (r.name.rstrip(".").lower() + ".", r.type, r.set_identifier) not in gone]
+        rest = [c for c in change_list if c["Action"] != "DELETE"]
+        saved = zone.rrsets
+        zone.rrsets = kept
+        try:
+            original(self, zoneid, rest)
+        except Exception:
+            zone.rrsets = saved  # all or nothing
+            raise
+
+    return change_resource_record_sets
+
+
 # --- install ---------------------------------------------------------------
 
 _installed = False
@@ -641,8 +681,10 @@ def install() -> None:
     if _installed:
         return
     from moto.rds.models import DBInstance, RDSBackend
+    from moto.route53.models import Route53Backend
     from moto.route53.responses import Route53
 
+    Route53Backend.change_resource_record_sets = _apply_deletes_first(Route53Backend.change_resource_record_sets)
     DBInstance.status_infos = property(_status_infos)
     DBInstance.remove_replica = _remove_replica
     _patch_gp3(DBInstance)
