@@ -104,7 +104,7 @@ class Deployments:
                                         client_configuration=cfg, persist_config=False)
                 self.apis[key] = client.AppsV1Api(client.ApiClient(cfg))
             items = self.apis[key].list_namespaced_deployment(NAMESPACE, _request_timeout=3).items
-        except Exception as exc:  # noqa: BLE001 - any failure is the service's 503 reason
+        except Exception as exc:  # pylint: disable=broad-except  (any failure is the service's 503 reason)
             self.apis.pop(key, None)
             return f"cannot read deployments in {context(region)}/{NAMESPACE}: {type(exc).__name__}: {exc}"[:500]
         return {d.metadata.name: int(d.status.ready_replicas or 0) for d in items}
