@@ -92,11 +92,12 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     report = _report(tmp_path)
     # The Secrets are written before the scale-up, so the pods start on them: no restart round.
     assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "scale_services", "promote_databases",
-                                                    "dns", "verify"]
+                                                    "stripe_webhook", "dns", "verify"]
+    assert report["steps"][4]["outcome"] == "ok" and report["steps"][4]["detail"]["reason"].startswith("no change: the webhook uses the global domain")
     # Route 53 had failed over on its own (the primary's health check fails): DNS left alone, and said why.
-    assert report["steps"][4]["outcome"] == "skipped" and "already failed over on its own" in report["steps"][4]["detail"]["reason"]
-    assert report["steps"][5]["detail"]["region"] == "eu-west-2" and report["steps"][5]["outcome"] == "ok"
-    assert "smoke tests passed: 9 of 9 from eu-west-2" in report["steps"][5]["detail"]["smoke_test_output"]
+    assert report["steps"][5]["outcome"] == "skipped" and "already failed over on its own" in report["steps"][5]["detail"]["reason"]
+    assert report["steps"][6]["detail"]["region"] == "eu-west-2" and report["steps"][6]["outcome"] == "ok"
+    assert "smoke tests passed: 9 of 9 from eu-west-2" in report["steps"][6]["detail"]["smoke_test_output"]
     assert report["steps"][0]["detail"]["safety"]["primary_healthy"] is False
     assert sorted(report["steps"][1]["detail"]["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
     scaled = report["steps"][2]["detail"]
