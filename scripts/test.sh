@@ -3,7 +3,8 @@
 #   static checks: ansible-lint, ansible-test sanity, ansible-doc of every module;
 #   then inside a loopback-only network namespace, with the embedded AWS world and the two
 #   Kubernetes control planes running:
-#   pytest (units, the world's own tests, integration tests of every module and playbook)
+#   pytest (units, the world's own tests, integration tests of every module and playbook; the
+#   Route 53 scenario against LocalStack too)
 #   and molecule test --all (the playbook scenarios).
 #   scripts/test.sh [--fast]   --fast skips ansible-test sanity
 set -euo pipefail
@@ -30,5 +31,5 @@ if ! $fast; then
 fi
 
 section "pytest and molecule, inside a loopback-only network namespace"
-scripts/in-netns.sh scripts/with-world.sh --k8s -- sh -c 'python -m pytest -q -ra && molecule test --all'
+scripts/in-netns.sh scripts/with-world.sh --k8s --localstack -- sh -c 'python -m pytest -q -ra && molecule test --all'
 section "all passed"
