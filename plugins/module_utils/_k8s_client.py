@@ -241,7 +241,7 @@ class KubeApi:
     def read_namespace(self, name):
         return self._request("read_namespace", "GET", "/api/v1/namespaces/{name}", {"name": name})
 
-    # Secrets are read only to checksum their data: nothing these return may be logged or put in a result.
+    # Secrets are read to checksum or compare their data: nothing these return may be logged or put in a result.
     def list_namespaced_secret(self, namespace, limit=None, _continue=None):
         return self._request("list_namespaced_secret", "GET", "/api/v1/namespaces/{namespace}/secrets",
                              {"namespace": namespace}, {"limit": limit, "continue": _continue})
@@ -249,6 +249,10 @@ class KubeApi:
     def read_namespaced_secret(self, name, namespace):
         return self._request("read_namespaced_secret", "GET", "/api/v1/namespaces/{namespace}/secrets/{name}",
                              {"namespace": namespace, "name": name})
+
+    def patch_namespaced_secret(self, name, namespace, body, content_type):
+        return self._request("patch_namespaced_secret", "PATCH", "/api/v1/namespaces/{namespace}/secrets/{name}",
+                             {"namespace": namespace, "name": name}, body=body, content_type=content_type)
 
 
 def connect(params, counter, pool_size=10):

@@ -61,6 +61,7 @@ def header(headers, name):
 
 SCALE = {"spec": {"replicas": 3}}
 OPS = [{"op": "replace", "path": "/spec/replicas", "value": 3}]
+SECRET_DATA = {"data": {"DB_HOST": "ZGIuZXhhbXBsZQ=="}}
 
 CALLS = [
     # (operation, args, kwargs, method, url, body, content type)
@@ -83,6 +84,10 @@ CALLS = [
     ("list_namespaced_secret", (NS,), {}, "GET", CORE + "/lomash-wood/secrets", None, None),
     ("list_namespaced_secret", (NS,), {"limit": 2, "_continue": "c2"}, "GET", CORE + "/lomash-wood/secrets?limit=2&continue=c2", None, None),
     ("read_namespaced_secret", ("db-creds", NS), {}, "GET", CORE + "/lomash-wood/secrets/db-creds", None, None),
+    ("patch_namespaced_secret", ("db-creds", NS, SECRET_DATA, MERGE_PATCH), {}, "PATCH",
+     CORE + "/lomash-wood/secrets/db-creds", SECRET_DATA, MERGE_PATCH),
+    ("patch_namespaced_secret", ("we?b#1", NS, SECRET_DATA, MERGE_PATCH), {}, "PATCH",
+     CORE + "/lomash-wood/secrets/we%3Fb%231", SECRET_DATA, MERGE_PATCH),
 ]
 
 
@@ -106,6 +111,7 @@ def test_each_call_is_built_by_the_client(operation, args, kwargs, method, url, 
 @pytest.mark.parametrize("operation, args", [
     ("patch_namespaced_deployment", ("auth-service", NS, SCALE)),
     ("patch_namespaced_deployment_scale", ("auth-service", NS, SCALE)),
+    ("patch_namespaced_secret", ("db-creds", NS, SECRET_DATA)),
 ])
 def test_patches_need_a_content_type(operation, args):
     api, counter = connected(Recorder())
@@ -129,6 +135,8 @@ def status_body(code, reason, message):
      status_body(409, "Conflict", "the object has been modified"), "409 the object has been modified"),
     ("patch_namespaced_deployment", ("web", NS, OPS, JSON_PATCH), 422, "Unprocessable Entity",
      status_body(422, "Invalid", "replicas: Invalid value"), "422 replicas: Invalid value"),
+    ("patch_namespaced_secret", ("db-creds", NS, SECRET_DATA, MERGE_PATCH), 404, "Not Found",
+     status_body(404, "NotFound", 'secrets "db-creds" not found'), '404 secrets "db-creds" not found'),
     ("read_namespace", (NS,), 503, "Service Unavailable", b"upstream down", "503 Service Unavailable"),  # not a Status: the reason
 ])
 def test_an_error_status_raises_api_exception(operation, args, status, reason, body, described):
