@@ -29,7 +29,7 @@ description:
     meanwhile makes Route 53 refuse the whole batch; nothing is half applied.
   - Only the records of the name are read (C(StartRecordName)), never the whole zone; a zone given by name
     is found with one C(ListHostedZonesByName).
-  - Before any change, every input is checked and each problem named - an unknown zone, a missing ALB,
+  - Before any change, every input is checked and each problem named - an unknown zone or record, a missing ALB,
     a region that is not an AWS region, weights outside 0-255 or all zero, a TTL given for alias records,
     records of the name that point at neither target (hand edits are refused, never deleted).
   - Idempotent; check mode and C(--diff) show the records before and after.
@@ -391,6 +391,9 @@ class RecordMove(_Dns):
         mode = p["mode"]
         if mode == "status":
             return [core.RecordChange(self.name, "none", self.records, self.records)]
+        if not self.records:
+            # A move needs something to move: an unknown name is a typo, not a record to create.
+            raise BatchError(["record: no A or CNAME records named %r in zone %r" % (self.name, p["zone"])])
         stray = core.strangers(self.records, self.targets)
         if stray:
             raise BatchError(["record %s: set %r points at %s, which is neither target; refusing to replace it"

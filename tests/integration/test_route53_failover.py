@@ -148,6 +148,7 @@ def test_health_checks_are_ensured_and_updated_in_place(world):
     (dict(primary=dict(region="eu-west-1", alb="lomash-wood-alb-euw1", health_check="no-such-check")),
      "primary.health_check: no health check named 'no-such-check'"),
     (dict(zone="Z0000000000NOSUCH"), "zone: no hosted zone with id 'Z0000000000NOSUCH'"),
+    (dict(record="apl.lomashwood.com"), "record: no A or CNAME records named 'apl.lomashwood.com' in zone 'lomashwood.com'"),
 ])
 def test_bad_input_is_named_and_nothing_changes(world, args, needle):
     before = records(world)
