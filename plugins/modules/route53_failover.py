@@ -166,6 +166,7 @@ extends_documentation_fragment:
   - lomashwood.multiregion.batch
   - lomashwood.multiregion.attributes
   - amazon.aws.common.modules
+  - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
   - Route 53 is global; the module's I(region) is not used for it. Each ALB is looked up in its own region.

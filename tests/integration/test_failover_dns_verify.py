@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .runner import mutating, run_playbook
-from .test_failover_playbook import _report, _run, cluster_state, platform  # noqa: F401  (fixture)
+from .test_failover_playbook import _report, _run, cluster_state, platform  # noqa: F401  # pylint: disable=unused-import
 from .test_rds_promote_batch import all_promoted, no_promotion
 
 

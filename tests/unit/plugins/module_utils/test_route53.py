@@ -160,7 +160,7 @@ def test_find_zone_by_name_with_one_call(zones, expected):
 
 
 def test_health_check_specs_are_checked():
-    primary, _ = targets()
+    primary = targets()[0]
     specs = [dict(name="a", target="primary", path="/health", interval=15, threshold=3),
              dict(name="a", target="standby", path="health", interval=10, threshold=11)]
     assert core.check_health_check_specs(specs, {"primary": primary}) == [
@@ -172,7 +172,7 @@ def test_health_check_specs_are_checked():
 
 
 def test_health_check_actions():
-    primary, _ = targets()
+    primary = targets()[0]
     spec = dict(name="gw", target="primary", path="/health", interval=10, threshold=3, type="HTTPS", port=443)
     config = core.health_check_config(spec, {"primary": primary})
     assert core.HealthCheckAction("gw", None, config).action == "create"
