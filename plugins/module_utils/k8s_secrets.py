@@ -177,4 +177,3 @@ def apply_plan(api, namespace, plan, max_concurrency):
         todo, max_concurrency)
     written = {change.name: state for change, state, exc in outcomes if exc is None}
     return written, {change.name: exc for change, _state, exc in outcomes if exc is not None}
-

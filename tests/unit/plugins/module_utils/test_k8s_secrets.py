@@ -110,8 +110,8 @@ def test_several_problems_together():
 # ---- views, simulate, patch -------------------------------------------------------------------
 
 def test_views_show_key_names_and_markers_only():
-    wanted = core.requested_secrets([{"name": "auth-db", "data": {"DB_HOST": "new.example", "DB_PORT": "5432",
-                                                                   "DB_NAME": "auth"}}])
+    wanted = core.requested_secrets([{"name": "auth-db",
+                                      "data": {"DB_HOST": "new.example", "DB_PORT": "5432", "DB_NAME": "auth"}}])
     before = observed(AUTH)["auth-db"]
     (change,) = core.plan_secrets(wanted, observed(AUTH), NS)
     after = core.simulate(change, before)
@@ -159,8 +159,8 @@ def test_apply_patches_only_the_changed_secrets_and_reports_failures():
     written, failures = core.apply_plan(api, NS, plan, max_concurrency=4)
     assert set(written) == {"a-db"} and written["a-db"].data["X"] == b"2"
     assert set(failures) == {"b-db"}
-    assert sorted(c for c in api.calls if c[0] == "patch") == [("patch", "a-db", core.MERGE_PATCH),
-                                                                ("patch", "b-db", core.MERGE_PATCH)]
+    patches = sorted(c for c in api.calls if c[0] == "patch")
+    assert patches == [("patch", "a-db", core.MERGE_PATCH), ("patch", "b-db", core.MERGE_PATCH)]
     # Applied: a second plan finds a-db right; b-db still to do.
     again = core.plan_secrets(wanted, core.observe(api, NS), NS)
     assert [(c.name, c.action) for c in again] == [("auth-db", "none"), ("a-db", "none"), ("b-db", "update")]
