@@ -89,8 +89,9 @@ def test_route53_failover_records(route53, zone):
         failover_cname(api, "eu-west-2", "SECONDARY", "alb-2.eu-west-2.example.com"),
     ]})["ChangeInfo"]
     # A record after api.<zone> in AWS's order, so the listing below must stop or be filtered.
-    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT",
-        "ResourceRecordSet": dict(Name="www." + name, Type="A", TTL=60, ResourceRecords=[{"Value": "192.0.2.1"}])}]})
+    www = dict(Name="www." + name, Type="A", TTL=60, ResourceRecords=[{"Value": "192.0.2.1"}])
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": www}]})
 
     assert change["Status"] in ("PENDING", "INSYNC")
     statuses = wait_insync(route53, change["Id"])
