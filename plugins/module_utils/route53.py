@@ -212,12 +212,13 @@ def strangers(records, targets):
 
 # ---- health ------------------------------------------------------------------------------------
 
+def _successes(observations):
+    return sum(1 for o in observations if o.get("StatusReport", {}).get("Status", "").startswith("Success"))
+
+
 def healthy(observations):
     """Whether Route 53 counts an endpoint healthy, from GetHealthCheckStatus's observations."""
-    if not observations:
-        return False
-    ok = sum(1 for o in observations if o.get("StatusReport", {}).get("Status", "").startswith("Success"))
-    return ok / float(len(observations)) > HEALTHY_FRACTION
+    return bool(observations) and _successes(observations) / float(len(observations)) > HEALTHY_FRACTION
 
 
 def health_check_ids(records):
@@ -226,8 +227,8 @@ def health_check_ids(records):
 
 def health_status(route53, health_check_id):
     observations = route53.get_health_check_status(aws_retry=True, HealthCheckId=health_check_id)["HealthCheckObservations"]
-    ok = sum(1 for o in observations if o.get("StatusReport", {}).get("Status", "").startswith("Success"))
-    return dict(id=health_check_id, healthy=healthy(observations), checkers=len(observations), checkers_healthy=ok)
+    return dict(id=health_check_id, healthy=healthy(observations), checkers=len(observations),
+                checkers_healthy=_successes(observations))
 
 
 def serving(records, health, targets):
