@@ -37,7 +37,6 @@ from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch impor
 # Route 53 answers PriorRequestNotComplete while an earlier change of the zone is still applied.
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20, catch_extra_error_codes=["PriorRequestNotComplete"])
 
-SHAPES = ("failover", "weighted", "simple", "none")
 # Route 53 calls an endpoint healthy when more than 18 % of its checkers do.
 HEALTHY_FRACTION = 0.18
 HEALTH_CHECK_INTERVALS = (10, 30)
