@@ -242,9 +242,10 @@ class BatchOptions:
     def __init__(self, params, check_mode=False):
         self.check_mode = check_mode
         self.max_concurrency = params["max_concurrency"]
-        self.wait = params["wait"]
-        self.wait_timeout = params["wait_timeout"]
-        self.poll_interval = params["poll_interval"]
+        # A module with nothing to wait for (s3_crr_sync: a copy is done when it returns) leaves these out.
+        self.wait = params.get("wait", True)
+        self.wait_timeout = params.get("wait_timeout", BATCH_ARGUMENT_SPEC["wait_timeout"]["default"])
+        self.poll_interval = params.get("poll_interval", BATCH_ARGUMENT_SPEC["poll_interval"]["default"])
 
 
 def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep):

@@ -1,0 +1,705 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: s3_crr_sync
+short_description: S3 cross-region replication for a failover - its health, the copy-back, its direction
+version_added: 0.1.0
+description:
+  - The S3 part of a regional failover and failback, for a bucket replicated to another region (CRR).
+  - I(mode=status) reads the source bucket's replication rule (present, enabled, direction, role, destination)
+    and the objects replication has not brought to the destination yet, by their C(ReplicationStatus)
+    (C(PENDING), which AWS resumes once the other region is back, and C(FAILED), which it never retries) -
+    count, bytes, the oldest, the first keys. The S3 RPO estimate is the oldest C(PENDING) object's age,
+    or CloudWatch C(ReplicationLatency) where it is published. Changes nothing.
+  - I(mode=sync) copies to the destination every current object of the source that is missing or different
+    there (optionally only those modified after I(modified_since), under I(prefix)) - failback's copy-back of
+    what was written in the standby region while the primary was down. Copies are server-side (nothing is
+    downloaded, neither to copy nor to compare), concurrent, of the exact version inspected, multipart
+    (C(UploadPartCopy)) above I(multipart_threshold), and keep content type, metadata, tags, storage class
+    and encryption (SSE-KMS with I(kms_key_id), a key of the destination region).
+  - Whether two objects differ is decided from size, ETag, full-object checksums and what an earlier copy
+    recorded (the source ETag, in the destination's metadata key C(lomashwood-source-etag), written only
+    where the copy's ETag cannot equal the source's - multipart and SSE-KMS objects), never by ETag alone
+    and never by downloading. What cannot be shown equal is copied.
+  - An object that is itself a C(REPLICA) (it came from the destination by replication) is not copied back.
+    An object newer in the destination than in the source is kept, and reported.
+  - Deletions made in the source propagate only with I(delete=true) - keys whose latest version in the
+    (versioned) source is a delete marker, newer than the destination's object - and check mode lists them
+    first. In a versioned destination a deletion is a delete marker and the data stays as a noncurrent version.
+  - One object that fails to copy is reported by key with its error; the others are still copied, and the
+    run fails at the end. Run again to copy what is left; what was copied is not copied again.
+  - I(mode=replication) ensures the CRR rule from the source to the destination (role, destination, status),
+    keeping the configuration's other rules - failback restores C(eu-west-1) to C(eu-west-2), and a failover may
+    set C(eu-west-2) to C(eu-west-1) for later.
+  - Before any change every input is checked and each problem named - a missing bucket, the same source and
+    destination, a bucket in another region than stated, a bad prefix or time, a KMS key of another region.
+author:
+  - Lomash Wood platform team (@lomashwood)
+options:
+  mode:
+    description: What to do; see the description.
+    type: str
+    required: true
+    choices: [status, sync, replication]
+  source:
+    description: The bucket objects are replicated or copied from.
+    type: dict
+    required: true
+    suboptions:
+      bucket:
+        description: The bucket's name.
+        type: str
+        required: true
+      region:
+        description: The bucket's region; a bucket found in another region is refused.
+        type: str
+        required: true
+  destination:
+    description:
+      - The bucket objects are replicated or copied to. Required with I(mode=sync) and I(mode=replication);
+        with I(mode=status) it defaults to the rule's destination.
+    type: dict
+    suboptions:
+      bucket:
+        description: The bucket's name.
+        type: str
+        required: true
+      region:
+        description: The bucket's region; a bucket found in another region is refused.
+        type: str
+        required: true
+  prefix:
+    description:
+      - Only keys under this prefix (I(mode=status), I(mode=sync)); the rule's filter with I(mode=replication).
+    type: str
+    default: ""
+  modified_since:
+    description:
+      - Only objects modified after this time (for example the failover's start), ISO 8601
+        (C(2026-12-03T09:15:00Z); a time without zone is UTC) or seconds since the epoch. Not in the future.
+    type: str
+  delete:
+    description:
+      - With I(mode=sync), delete in the destination the keys deleted in the source (the source must be versioned).
+    type: bool
+    default: false
+  kms_key_id:
+    description:
+      - The KMS key (id, ARN or alias) of the destination's region that SSE-KMS objects are encrypted with there.
+        Required when an object to copy is SSE-KMS encrypted.
+    type: str
+  multipart_threshold:
+    description: Objects larger than this many bytes are copied in parts (at most 5 GiB, S3's single-copy limit).
+    type: int
+    default: 5368709120
+  part_size:
+    description: Bytes per part of a multipart copy (5 MiB to 5 GiB; grown when 10,000 parts would not be enough).
+    type: int
+    default: 536870912
+  sample_size:
+    description: How many keys each group of objects in the result names.
+    type: int
+    default: 10
+  replication:
+    description: With I(mode=replication), the rule to ensure.
+    type: dict
+    suboptions:
+      rule_id:
+        description: The rule's id. Default C(crr-to-<destination region>).
+        type: str
+      role:
+        description: The IAM role S3 replicates as, by name or ARN. Required when the rule is present.
+        type: str
+      status:
+        description: Whether the rule replicates.
+        type: str
+        choices: [enabled, disabled]
+        default: enabled
+      state:
+        description: C(absent) removes the rule (and the configuration, when it was the only rule).
+        type: str
+        choices: [present, absent]
+        default: present
+      priority:
+        description: The rule's priority among the configuration's rules.
+        type: int
+        default: 1
+      delete_marker_replication:
+        description: Replicate delete markers too.
+        type: bool
+        default: true
+      storage_class:
+        description: The storage class of the replicas.
+        type: str
+        default: STANDARD
+      replica_kms_key_id:
+        description: Replicate SSE-KMS objects too, encrypted there with this key of the destination region.
+        type: str
+  max_concurrency:
+    description: How many objects are inspected or copied at the same time.
+    type: int
+    default: 32
+extends_documentation_fragment:
+  - lomashwood.multiregion.attributes
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Listing costs one C(ListObjectsV2) per 1,000 keys of each bucket (with I(delete=true), the source's
+    C(ListObjectVersions) per 1,000 versions); the two buckets are listed at the same time, and only the
+    differences are held in memory.
+  - Each object to copy costs one C(HeadObject) (its replication status, metadata and encryption) and one
+    C(CopyObject); an object of equal size and another ETag costs a C(HeadObject) of each side.
+  - The module's I(region) is not used; each bucket is reached in its own region.
+"""
+
+EXAMPLES = r"""
+- name: Is CRR healthy, and how far behind is it?
+  lomashwood.multiregion.s3_crr_sync:
+    mode: status
+    source: {bucket: lomash-wood-media-prod, region: eu-west-1}
+  register: crr
+
+- name: Failback - copy what eu-west-2 wrote during the outage back to eu-west-1 (preview first with --check)
+  lomashwood.multiregion.s3_crr_sync:
+    mode: sync
+    source: {bucket: lomash-wood-media-prod-replica, region: eu-west-2}
+    destination: {bucket: lomash-wood-media-prod, region: eu-west-1}
+    modified_since: "{{ failover_started_at }}"
+    kms_key_id: alias/lomash-wood-media
+    delete: true
+
+- name: Failback - replication back to eu-west-1 -> eu-west-2
+  lomashwood.multiregion.s3_crr_sync:
+    mode: replication
+    source: {bucket: lomash-wood-media-prod, region: eu-west-1}
+    destination: {bucket: lomash-wood-media-prod-replica, region: eu-west-2}
+    replication: {rule_id: crr-to-eu-west-2, role: lomash-wood-s3-crr}
+
+- name: Failback - and the reverse rule of the outage off
+  lomashwood.multiregion.s3_crr_sync:
+    mode: replication
+    source: {bucket: lomash-wood-media-prod-replica, region: eu-west-2}
+    destination: {bucket: lomash-wood-media-prod, region: eu-west-1}
+    replication: {rule_id: crr-to-eu-west-1, role: lomash-wood-s3-crr, status: disabled}
+"""
+
+RETURN = r"""
+changed:
+  description: Whether something was copied, deleted or the rule written (in check mode, would be).
+  returned: always
+  type: bool
+plan:
+  description: The copies and deletions (I(mode=sync)) or the rule change (I(mode=replication)), in key order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "uploads/a.jpg", "action": "copy", "reason": "missing", "bytes": 2048, "changed": true}]
+results:
+  description:
+    - One entry per object copied or deleted (I(mode=sync)), per rule (I(mode=replication)), or the bucket
+      (I(mode=status)). C(before) is the destination's object and C(after) what it is (or would be) after the
+      run - C(size), C(etag), C(last_modified). C(error) names what failed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "uploads/a.jpg", "action": "copy", "reason": "missing", "changed": true, "bytes": 2048,
+            "before": null, "after": {"size": 2048, "etag": "\"9b2c...\""}, "seconds": 0.4, "error": null}]
+summary:
+  description:
+    - I(mode=sync). C(copy) and C(delete) (count, bytes, first keys; done, or to do in check mode), C(failed)
+      (count and C(errors) by key), C(skipped_replicas), C(kept_newer) (newer in the destination),
+      C(unchanged) and C(older) (before I(modified_since)) counts, C(listed) per bucket,
+      C(objects_per_second).
+  returned: when mode is sync
+  type: dict
+status:
+  description:
+    - I(mode=status). C(rule) (id, status, priority, prefix, destination_bucket, role, ...; null without one),
+      C(direction) (C(eu-west-1 -> eu-west-2)), C(versioning) per bucket, C(pending) and C(failed) (count, bytes,
+      oldest, oldest_age_seconds, first_keys), C(missing_without_status), C(rpo) (C(oldest_pending_age_seconds),
+      C(replication_latency_seconds), C(estimate_seconds)), C(listed) per bucket.
+  returned: when mode is status
+  type: dict
+rule:
+  description: I(mode=replication). The rule as it is after the run (or would be, in check mode).
+  returned: when mode is replication
+  type: dict
+elapsed_seconds:
+  description: Wall time of the module run, in seconds.
+  returned: always
+  type: float
+api_calls:
+  description: API operations made, counted by name (retries included), to compare runs.
+  returned: always
+  type: dict
+  sample: {"ListObjectsV2": 20, "HeadObject": 1000, "CopyObject": 1000}
+"""
+
+import datetime
+import queue
+import threading
+import time
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import s3 as core
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
+    Adapter, ApiCallCounter, BatchError, diff_of, execute, run_concurrently)
+
+BUCKET_OPTIONS = dict(bucket=dict(type="str", required=True), region=dict(type="str", required=True))
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def prefetched(items, depth=2):
+    """The items of an iterator, read ahead by a thread (at most depth waiting), so two listings run at once."""
+    box = queue.Queue(maxsize=depth)
+    end = object()
+
+    def read():
+        try:
+            for item in items:
+                box.put((item, None))
+        except Exception as exc:  # pylint: disable=broad-except
+            box.put((None, exc))
+        box.put((end, None))
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        item, exc = box.get()
+        if exc is not None:
+            raise exc
+        if item is end:
+            return
+        yield item
+
+
+class _Buckets(Adapter):
+    """What the three modes share: a client per region, the buckets checked, the inputs checked."""
+
+    noun = "object"
+    refusal = "Refusing to change S3"
+    failure = "Failed to"
+
+    def __init__(self, module, counter):
+        self.module, self.params, self.counter = module, module.params, counter
+        self.source, self.destination = self.params["source"], self.params.get("destination")
+        self.clients = {}
+        self.now = _now()
+        self.since = None
+
+    def s3(self, region):
+        if region not in self.clients:
+            self.clients[region] = aws.client(self.module, "s3", self.counter, self.params["max_concurrency"],
+                                              region=region)
+        return self.clients[region]
+
+    def input_problems(self):
+        p = self.params
+        problems = core.check_prefix(p["prefix"])
+        self.since, bad_time = core.parse_time(p["modified_since"], self.now)
+        problems += bad_time
+        if self.destination:
+            problems += core.check_pair(self.source, self.destination)
+        if p["sample_size"] < 0:
+            problems.append("sample_size: must be at least 0, got %s" % p["sample_size"])
+        return problems
+
+    def check_buckets(self, problems, versioned=()):
+        """Each bucket exists in its stated region (and, for those named in versioned, is versioned)."""
+        buckets = [("source", self.source)] + ([("destination", self.destination)] if self.destination else [])
+
+        def check(named):
+            role, spec = named
+            client = self.s3(spec["region"])
+            region = core.bucket_region(client, spec["bucket"])
+            if region is None:
+                return ["%s.bucket: no bucket %r" % (role, spec["bucket"])]
+            if region != spec["region"]:
+                return ["%s.region: bucket %r is in %s, not %s" % (role, spec["bucket"], region, spec["region"])]
+            if role in versioned and core.versioning(client, spec["bucket"]) != "Enabled":
+                return ["%s.bucket: %r is not versioned; %s" % (role, spec["bucket"], versioned[role])]
+            return []
+
+        for _named, found, exc in run_concurrently(check, buckets, 2):
+            if exc is not None:
+                raise exc
+            problems.extend(found)
+        if problems:
+            raise BatchError(problems)
+
+    def describe_error(self, exc):
+        error = (getattr(exc, "response", None) or {}).get("Error", {})
+        if error.get("Code"):
+            return "%s: %s" % (error["Code"], error.get("Message") or "")
+        return str(exc)
+
+    def listing(self, spec, latest=False, counts=None):
+        lister = core.list_latest if latest else core.list_current
+        return prefetched(lister(self.s3(spec["region"]), spec["bucket"], self.params["prefix"], counts))
+
+    def heads(self, spec, keys):
+        """{key: HeadObject answer} for these keys, concurrently; a key gone meanwhile maps to None."""
+        client = self.s3(spec["region"])
+
+        def head(key):
+            try:
+                return client.head_object(Bucket=spec["bucket"], Key=key, ChecksumMode="ENABLED", aws_retry=True)
+            except Exception as exc:  # pylint: disable=broad-except
+                if aws.is_error_code(exc, *core.NOT_FOUND):
+                    return None
+                raise
+
+        out = {}
+        for key, answer, exc in run_concurrently(head, keys, self.params["max_concurrency"]):
+            if exc is not None:
+                raise exc
+            out[key] = answer
+        return out
+
+    def poll(self):
+        return {}
+
+    def is_done(self, action, state):
+        return True
+
+
+class Sync(_Buckets):
+    """sync: list both buckets, keep what differs, inspect it, copy it (and delete) concurrently."""
+
+    failure = "Failed to copy"
+
+    def __init__(self, module, counter):
+        super().__init__(module, counter)
+        self.tallies = {name: core.Tally(self.params["sample_size"])
+                        for name in ("skipped_replicas", "kept_newer")}
+        self.unchanged = self.older = 0
+        self.listed = {}
+        self.started = None
+
+    def input_problems(self):
+        p = self.params
+        problems = super().input_problems()
+        if not 5 * core.MIB <= p["multipart_threshold"] <= core.MAX_SINGLE_COPY:
+            problems.append("multipart_threshold: %s is not from 5 MiB (5242880) to 5 GiB (5368709120)"
+                            % p["multipart_threshold"])
+        if not core.MIN_PART <= p["part_size"] <= core.MAX_SINGLE_COPY:
+            problems.append("part_size: %s is not from 5 MiB (5242880) to 5 GiB (5368709120)" % p["part_size"])
+        key_region = core.kms_key_region(p["kms_key_id"])
+        if key_region and key_region != self.destination["region"]:
+            problems.append("kms_key_id: %s is a key of %s, not of the destination's region %s"
+                            % (p["kms_key_id"], key_region, self.destination["region"]))
+        return problems
+
+    def observe(self):
+        p = self.params
+        problems = self.input_problems()
+        self.check_buckets(problems, versioned=dict(source="delete=true needs the source's delete markers") if p["delete"] else {})
+        if p["kms_key_id"]:
+            self.check_kms_key()
+        self.destination_kms = core.default_kms(self.s3(self.destination["region"]), self.destination["bucket"])
+        self.started = time.monotonic()
+        candidates, deletions = [], []
+        pairs = core.merge(self.listing(self.source, latest=p["delete"], counts=self.listed),
+                           self.listing(self.destination, counts=self.listed))
+        for key, src, dst in pairs:
+            if src is None:
+                continue  # only in the destination: not ours to judge
+            if src.deleted:
+                if p["delete"] and dst is not None and (self.since is None or src.last_modified >= self.since):
+                    if dst.last_modified > src.last_modified:
+                        self.tallies["kept_newer"].add(key, dst.size, dst.last_modified)
+                    else:
+                        deletions.append((key, src, dst))
+                continue
+            if self.since is not None and src.last_modified < self.since:
+                self.older += 1
+                continue
+            verdict = core.quick_verdict(src, dst)
+            if verdict is None:
+                self.unchanged += 1
+            elif dst is not None and dst.last_modified > src.last_modified:
+                self.tallies["kept_newer"].add(key, dst.size, dst.last_modified)
+            else:
+                candidates.append((key, src, dst, verdict))
+        self.candidates, self.deletions = candidates, deletions
+        self.source_heads = self.heads(self.source, [c[0] for c in candidates])
+        self.destination_heads = self.heads(self.destination, [c[0] for c in candidates if c[3] == "unknown"])
+        return {key: dst for key, _src, dst, _verdict in candidates}
+
+    def check_kms_key(self):
+        kms = aws.client(self.module, "kms", self.counter, region=self.destination["region"])
+        try:
+            kms.describe_key(KeyId=self.params["kms_key_id"], aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            if aws.is_error_code(exc, "NotFoundException", "InvalidArnException"):
+                raise BatchError(["kms_key_id: no KMS key %r in %s" % (self.params["kms_key_id"], self.destination["region"])])
+            raise
+
+    def plan(self, observed):
+        p = self.params
+        plan = []
+        for key, src, dst, verdict in self.candidates:
+            head = self.source_heads.get(key)
+            if head is None:
+                continue  # deleted in the source since it was listed
+            if head.get("ReplicationStatus") == "REPLICA":
+                self.tallies["skipped_replicas"].add(key, src.size, src.last_modified)
+                continue
+            if verdict == "unknown":
+                other = self.destination_heads.get(key)
+                verdict = core.head_verdict(head, other) if other else "missing"
+                if verdict is None:
+                    self.unchanged += 1
+                    continue
+            plan.append(core.CopyObject(key, verdict, src, dst, head, multipart=src.size > p["multipart_threshold"]))
+        plan += [core.DeleteObject(key, dst, src) for key, src, dst in self.deletions]
+        problems = core.encryption_problems(plan, p["kms_key_id"])
+        if problems:
+            raise BatchError(problems)
+        return sorted(plan, key=lambda a: a.name)
+
+    def simulate(self, plan, observed):
+        return {a.name: None if a.action == "delete" else a.source for a in plan}
+
+    def apply(self, plan):
+        p = self.params
+        client = self.s3(self.destination["region"])
+        failures = {}
+        copies = [a for a in plan if a.action == "copy"]
+        self.seconds = {}
+
+        def copy(action):
+            started = time.monotonic()
+            if action.multipart:
+                tags = core.tag_dict(self.s3(self.source["region"]), self.source["bucket"], action)
+                core.multipart_copy(client, self.destination["bucket"], action, self.source["bucket"],
+                                    p["kms_key_id"], self.destination_kms, p["part_size"], tags, self.run_parts)
+            else:
+                core.copy_object(client, self.destination["bucket"], action, self.source["bucket"], p["kms_key_id"],
+                                 self.destination_kms)
+            self.seconds[action.name] = round(time.monotonic() - started, 2)
+
+        for action, _none, exc in run_concurrently(copy, copies, p["max_concurrency"]):
+            if exc is not None:
+                failures[action.name] = exc
+        deletions = [a.name for a in plan if a.action == "delete"]
+        if deletions:
+            for key, message in core.delete_objects(client, self.destination["bucket"], deletions).items():
+                failures[key] = Exception(message)
+        return plan, failures
+
+    def run_parts(self, func, parts):
+        outcomes = run_concurrently(func, parts, self.params["max_concurrency"])
+        failed = [exc for _part, _answer, exc in outcomes if exc is not None]
+        if failed:
+            raise failed[0]
+        return [answer for _part, answer, _exc in outcomes]
+
+    def summarise(self, plan, before, after, done, failures, check_mode):
+        results, copied, deleted = [], core.Tally(self.params["sample_size"]), core.Tally(self.params["sample_size"])
+        for a in plan:
+            error = failures.get(a.name)
+            results.append(dict(
+                name=a.name, action=a.as_dict()["action"], reason=a.reason, changed=error is None,
+                bytes=a.source.size if a.action == "copy" else a.current.size,
+                before=a.current.view() if a.current else None,
+                after=None if a.action == "delete" else (a.source.view() if error is None else
+                                                        (a.current.view() if a.current else None)),
+                seconds=getattr(self, "seconds", {}).get(a.name), error=self.describe_error(error) if error else None))
+            if error is None:
+                (deleted if a.action == "delete" else copied).add(a.name, results[-1]["bytes"])
+        seconds = time.monotonic() - self.started if self.started else 0
+        summary = dict(
+            copy=copied.as_dict(), delete=deleted.as_dict(),
+            failed=dict(count=len(failures), errors={k: self.describe_error(e) for k, e in sorted(failures.items())}),
+            unchanged=self.unchanged, older=self.older, listed=dict(self.listed),
+            objects_per_second=round(copied.count / seconds, 1) if seconds and not check_mode else None,
+            **{name: tally.as_dict() for name, tally in self.tallies.items()})
+        return dict(results=results, summary=summary,
+                    diff=diff_of(results, key="objects", bucket=self.destination["bucket"]))
+
+
+class Status(_Buckets):
+    """status: the rule, and the objects replication has not brought over yet, by ReplicationStatus."""
+
+    failure = "Failed to read the replication status"
+
+    def observe(self):
+        problems = self.input_problems()
+        self.check_buckets(problems)
+        source_client = self.s3(self.source["region"])
+        self.config = core.read_replication(source_client, self.source["bucket"])
+        self.rule = core.find_rule(self.config, destination_bucket=(self.destination or {}).get("bucket"))
+        if self.destination is None and self.rule is not None:
+            bucket = core.rule_view(self.rule)["destination_bucket"]
+            self.destination = dict(bucket=bucket, region=core.location(source_client, bucket))
+        self.listed = {}
+        self.groups = {name: core.Tally(self.params["sample_size"]) for name in ("pending", "failed", "missing_without_status")}
+        self.versioning = {self.source["bucket"]: core.versioning(source_client, self.source["bucket"])}
+        if self.destination is None:
+            return {self.source["bucket"]: None}
+        self.versioning[self.destination["bucket"]] = core.versioning(self.s3(self.destination["region"]),
+                                                                      self.destination["bucket"])
+        unreplicated = []
+        for key, src, dst in core.merge(self.listing(self.source, counts=self.listed),
+                                        self.listing(self.destination, counts=self.listed)):
+            if src is None or (self.since is not None and src.last_modified < self.since):
+                continue
+            if core.quick_verdict(src, dst) in ("missing", "size"):
+                unreplicated.append(src)
+        heads = self.heads(self.source, [s.key for s in unreplicated])
+        for src in unreplicated:
+            state = (heads.get(src.key) or {}).get("ReplicationStatus")
+            group = {"PENDING": "pending", "FAILED": "failed", None: "missing_without_status"}.get(state)
+            if group:
+                self.groups[group].add(src.key, src.size, src.last_modified)
+        return {self.source["bucket"]: self.rule}
+
+    def plan(self, observed):
+        return []
+
+    def simulate(self, plan, observed):
+        return observed
+
+    def apply(self, plan):
+        return plan, {}
+
+    def summarise(self, plan, before, after, done, failures, check_mode):
+        role = (self.config or {}).get("Role")
+        rule = core.rule_view(self.rule, role)
+        latency = None
+        if self.rule is not None and self.destination is not None:
+            cloudwatch = aws.client(self.module, "cloudwatch", self.counter, region=self.source["region"])
+            latency = core.replication_latency(cloudwatch, self.source["bucket"], self.destination["bucket"],
+                                               self.rule.get("ID"), self.now)
+        groups = {name: tally.as_dict(self.now) for name, tally in self.groups.items()}
+        pending_age = groups["pending"]["oldest_age_seconds"]
+        estimates = [v for v in (pending_age, latency) if v is not None]
+        status = dict(
+            rule=rule, enabled=bool(rule and rule["status"] == "Enabled"),
+            direction="%s -> %s" % (self.source["region"], self.destination["region"]) if rule and self.destination else None,
+            destination=self.destination, versioning=self.versioning, listed=dict(self.listed),
+            rpo=dict(oldest_pending_age_seconds=pending_age, replication_latency_seconds=latency,
+                     estimate_seconds=max(estimates) if estimates else 0.0),
+            **groups)
+        result = dict(name=self.source["bucket"], action="status", changed=False, before=rule, after=rule,
+                      seconds=None, error=None)
+        return dict(results=[result], status=status)
+
+
+class Replication(_Buckets):
+    """replication: the CRR rule from the source to the destination, other rules kept."""
+
+    noun = "replication rule"
+    failure = "Failed to write the replication rule"
+
+    def observe(self):
+        spec = self.params["replication"] or dict(state="present")
+        problems = self.input_problems()
+        if not self.params["replication"]:
+            problems.append("replication: required with mode=replication")
+        elif spec["state"] == "present" and not spec.get("role"):
+            problems.append("replication.role: required when the rule is present")
+        versioned = dict(source="S3 replication needs versioning on both buckets",
+                         destination="S3 replication needs versioning on both buckets")
+        self.check_buckets(problems, versioned=versioned if spec.get("state") == "present" else {})
+        self.spec = dict(spec, rule_id=spec.get("rule_id") or "crr-to-%s" % self.destination["region"])
+        self.role_arn = None
+        if spec["state"] == "present":
+            iam = aws.client(self.module, "iam", self.counter)
+            self.role_arn = core.role_arn(iam, spec["role"])
+            if self.role_arn is None:
+                raise BatchError(["replication.role: no IAM role %r" % spec["role"]])
+        self.config = core.read_replication(self.s3(self.source["region"]), self.source["bucket"])
+        return {self.spec["rule_id"]: core.find_rule(self.config, self.spec["rule_id"])}
+
+    def plan(self, observed):
+        current = observed[self.spec["rule_id"]]
+        absent = self.spec["state"] == "absent"
+        wanted = None if absent else core.wanted_rule(self.spec, self.destination["bucket"], self.params["prefix"])
+        role_now = (self.config or {}).get("Role")
+        before = core.rule_view(current, role_now if current else None)
+        after = core.rule_view(wanted, self.role_arn)
+        return [RuleChange(self.spec["rule_id"], before, after, wanted, absent)]
+
+    def simulate(self, plan, observed):
+        return {a.name: a.after for a in plan}
+
+    def apply(self, plan):
+        action = plan[0]
+        client = self.s3(self.source["region"])
+        config = core.merged_config(self.config, action.rule or {"ID": action.name}, self.role_arn, action.absent)
+        if config is None:
+            client.delete_bucket_replication(Bucket=self.source["bucket"], aws_retry=True)
+        else:
+            client.put_bucket_replication(Bucket=self.source["bucket"], ReplicationConfiguration=config, aws_retry=True)
+        return plan, {}
+
+    def summarise(self, plan, before, after, done, failures, check_mode):
+        action = plan[0]
+        result = dict(name=action.name, action=action.action, changed=action.changed, before=action.before,
+                      after=action.after, seconds=None, error=None)
+        return dict(results=[result], rule=action.after,
+                    diff=diff_of([result], key="rules", bucket=self.source["bucket"]))
+
+
+class RuleChange:
+    """Put (or remove) one replication rule."""
+
+    def __init__(self, name, before, after, rule, absent):
+        self.name, self.before, self.after, self.rule, self.absent = name, before, after, rule, absent
+        self.changed = before != after
+        self.action = ("remove" if absent else "create" if before is None else "update") if self.changed else "none"
+
+    def as_dict(self):
+        return dict(name=self.name, action=self.action, changed=self.changed)
+
+
+ADAPTERS = dict(status=Status, sync=Sync, replication=Replication)
+
+
+def main():
+    argument_spec = dict(
+        mode=dict(type="str", required=True, choices=sorted(ADAPTERS)),
+        source=dict(type="dict", required=True, options=BUCKET_OPTIONS),
+        destination=dict(type="dict", options=BUCKET_OPTIONS),
+        prefix=dict(type="str", default=""),
+        modified_since=dict(type="str"),
+        delete=dict(type="bool", default=False),
+        kms_key_id=dict(type="str"),
+        multipart_threshold=dict(type="int", default=core.MAX_SINGLE_COPY),
+        part_size=dict(type="int", default=512 * core.MIB),
+        sample_size=dict(type="int", default=10),
+        replication=dict(type="dict", options=dict(
+            rule_id=dict(type="str"),
+            role=dict(type="str"),
+            status=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            priority=dict(type="int", default=1),
+            delete_marker_replication=dict(type="bool", default=True),
+            storage_class=dict(type="str", default="STANDARD"),
+            replica_kms_key_id=dict(type="str"),
+        )),
+        max_concurrency=dict(type="int", default=32),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("mode", "sync", ("destination",)), ("mode", "replication", ("destination", "replication"))],
+    )
+    counter = ApiCallCounter()
+    execute(module, lambda m: ADAPTERS[m.params["mode"]](m, counter), counter)
+
+
+if __name__ == "__main__":
+    main()
