@@ -64,7 +64,7 @@ def _write_atomically(path: str, line: str) -> None:
 def cmd_seed(args: argparse.Namespace) -> int:
     from .seed import seed
 
-    _print(seed(_endpoint(args), args.lag_seconds), args.out)
+    _print(seed(_endpoint(args), args.lag_seconds, outage_writes=args.outage_writes), args.out)
     return 0
 
 
@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     p = with_endpoint(sub.add_parser("seed", help="create the production-shaped world (idempotent)"))
     p.add_argument("--lag-seconds", type=float, default=5.0, help="ReplicaLag of every replica (default 5)")
     p.add_argument("--out", help="write the JSON description here instead of stdout")
+    p.add_argument("--outage-writes", action="store_true",
+                   help="then also the writes of an eu-west-1 outage; the manifest is the output's \"outage_writes\"")
     p.set_defaults(func=cmd_seed)
 
     p = with_endpoint(sub.add_parser("lag", help="set or clear one replica's ReplicaLag"))

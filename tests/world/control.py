@@ -32,12 +32,12 @@ class World:
 
     # --- control API ---
 
-    def _request(self, method: str, path: str, payload: Any = None) -> Any:
+    def _request(self, method: str, path: str, payload: Any = None, timeout: float = 60) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(
             self.endpoint + path, data=data, method=method, headers={"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
 
     def config(self) -> dict[str, Any]:
@@ -47,7 +47,8 @@ class World:
         """Merge ``patch`` into the config (JSON merge patch; a None value restores the default).
 
         Keys: see README.md, e.g. promotion_seconds, down_regions, dns_propagation_seconds,
-        health_check_delay_seconds, resolver_ttl_seconds, kubeconfig.
+        health_check_delay_seconds, resolver_ttl_seconds, kubeconfig, operation_latency_ms,
+        s3_copy_bytes_per_second. The S3 latency preset: ``configure(**realism.S3_LATENCY_MODEL)``.
         """
         return self._request("POST", "/_world/config", patch)
 
@@ -125,10 +126,35 @@ class World:
     def lags(self) -> dict[str, dict[str, float]]:
         return self._request("GET", "/_world/lag")
 
+    # --- S3 ---
+
+    def set_replication_status(self, bucket: str, statuses: dict[str, str | None]) -> dict[str, str]:
+        """Set each key's x-amz-replication-status (PENDING, COMPLETED, FAILED, REPLICA; None clears it)
+        on its current version; returns the bucket's statuses. A later PUT/copy of a key clears it."""
+        return self._request("POST", "/_world/s3/replication", {"bucket": bucket, "objects": statuses})
+
+    def replication_statuses(self, bucket: str) -> dict[str, str]:
+        """{key: status} of the bucket's current versions that have a replication status."""
+        return self._request("GET", "/_world/s3/replication?" + urllib.parse.urlencode({"bucket": bucket}))
+
+    def fill_s3(self, buckets: list[Any], count: int, different: int = 0, prefix: str = "bench/",
+                min_bytes: int = 1024, max_bytes: int = 102400, seed: Any = 1) -> dict[str, Any]:
+        """``count`` objects in the first bucket, the same in the second but ``different`` of them
+        (half missing, half changed, same size); buckets as {"name", "region"} or (name, region)."""
+        spec = [b if isinstance(b, dict) else {"name": b[0], "region": b[1]} for b in buckets]
+        return self._request("POST", "/_world/s3/fill", {
+            "buckets": spec, "count": count, "different": different, "prefix": prefix,
+            "min_bytes": min_bytes, "max_bytes": max_bytes, "seed": seed}, timeout=600)
+
     # --- AWS side ---
 
-    def seed(self, lag_seconds: float = 5) -> dict[str, Any]:
-        return _seed.seed(self.endpoint, lag_seconds)
+    def seed(self, lag_seconds: float = 5, outage_writes: bool = False) -> dict[str, Any]:
+        """Seed the production-shaped world; with outage_writes, its "outage_writes" key holds the manifest."""
+        return _seed.seed(self.endpoint, lag_seconds, outage_writes=outage_writes)
+
+    def outage_writes(self) -> dict[str, Any]:
+        """The writes of an eu-west-1 outage (seed.Seeder.outage_writes); returns the manifest."""
+        return _seed.Seeder(self.endpoint).outage_writes()
 
     def client(self, service: str, region: str = "eu-west-1", retries: int | None = None) -> Any:
         """A boto3 client for this world (credentials "testing"); retries=0 disables retrying.

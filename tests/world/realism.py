@@ -37,11 +37,15 @@ moto is patched in place, once, by :func:`install` (done when the server starts)
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
+import random
 import re
 import secrets
 import string
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -73,6 +77,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # regional services read their deployments there. null: every service counts as ready.
     # Kept across POST /_world/reset: it is the wiring of the environment, not test state.
     "kubeconfig": None,
+    # Per-operation latency, {"s3:HeadObject": 15}: used instead of latency_ms for those calls
+    # (names as awsreq.identify gives them). S3_LATENCY_MODEL below is a preset.
+    "operation_latency_ms": {},
+    # CopyObject / UploadPartCopy also take bytes copied / this rate (null: copies are instant).
+    "s3_copy_bytes_per_second": None,
 }
 
 _CONFIG_TYPES = {
@@ -88,6 +97,25 @@ _CONFIG_TYPES = {
     "health_check_delay_seconds": (int, float),
     "resolver_ttl_seconds": (int, float, type(None)),
     "kubeconfig": (str, type(None)),
+    "operation_latency_ms": dict,
+    "s3_copy_bytes_per_second": (int, float, type(None)),
+}
+
+# Same-region S3 as a client in the region sees it (first-byte latencies of small requests; a
+# listing page is 1,000 keys), and server-side copies at ~100 MB/s. Switch it on with
+# World.configure(**S3_LATENCY_MODEL); World.configure(operation_latency_ms=None,
+# s3_copy_bytes_per_second=None) switches it off.
+S3_LATENCY_MODEL: dict[str, Any] = {
+    "operation_latency_ms": {
+        "s3:ListObjectsV2": 100, "s3:ListObjects": 100, "s3:ListObjectVersions": 100,
+        "s3:HeadObject": 15, "s3:GetObject": 20, "s3:GetObjectTagging": 15, "s3:PutObjectTagging": 30,
+        "s3:PutObject": 30, "s3:CopyObject": 40, "s3:UploadPartCopy": 40, "s3:UploadPart": 30,
+        "s3:CreateMultipartUpload": 30, "s3:CompleteMultipartUpload": 30, "s3:AbortMultipartUpload": 20,
+        "s3:DeleteObject": 20, "s3:DeleteObjects": 40,
+        "s3:GetBucketReplication": 30, "s3:PutBucketReplication": 30,
+        "s3:HeadBucket": 15, "s3:GetBucketLocation": 15, "s3:GetBucketVersioning": 15,
+    },
+    "s3_copy_bytes_per_second": 100_000_000,
 }
 
 STANDBY_REGION = "eu-west-2"
@@ -170,6 +198,12 @@ class WorldState:
             for name, fault in new["faults"].items():
                 if not isinstance(fault, dict) or ":" not in name:
                     raise ConfigError(f"fault {name!r} must be 'service:Operation' -> object")
+            for name, millis in new["operation_latency_ms"].items():
+                if ":" not in name or not isinstance(millis, (int, float)) or isinstance(millis, bool) or millis < 0:
+                    raise ConfigError(f"operation_latency_ms {name!r} must be 'service:Operation' -> ms >= 0")
+            rate = new["s3_copy_bytes_per_second"]
+            if rate is not None and rate <= 0:
+                raise ConfigError("s3_copy_bytes_per_second must be > 0 (null: copies take no time)")
             self.config = new
             return copy.deepcopy(new)
 
@@ -670,6 +704,219 @@ def _apply_deletes_first(original):
     return change_resource_record_sets
 
 
+# --- S3: replication status, SSE-KMS ETags, copy sizes, bulk fill -------------------------
+
+
+class WorldError(ValueError):
+    """A control request naming something the world does not hold (answered 400)."""
+
+
+REPLICATION_STATUSES = ("PENDING", "COMPLETED", "FAILED", "REPLICA")
+# Kept on moto's FakeKey (one stored version): a new PUT/copy is a new FakeKey with no status,
+# and a moto reset drops the objects and their statuses with them.
+_STATUS_ATTR = "_world_replication_status"
+_KMS_ETAG_ATTR = "_world_kms_etag"
+# fill_s3 refuses to hold more than this in memory (estimated from the sizes asked for).
+FILL_MAX_BYTES = 2 * 1024 ** 3
+
+
+def _s3() -> Any:
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+
+
+def _bucket(name: str) -> Any:
+    bucket = _s3().buckets.get(name)
+    if bucket is None:
+        raise WorldError(f"no such bucket: {name!r}")
+    return bucket
+
+
+def _current_object(bucket: Any, key: str) -> Any:
+    """The key's current version (moto FakeKey), or None: missing, or a delete marker."""
+    from moto.s3.models import FakeKey
+
+    found = bucket.keys.get(key)
+    return found if isinstance(found, FakeKey) else None
+
+
+def set_replication_statuses(bucket_name: str, statuses: dict[str, str | None]) -> dict[str, str]:
+    """Set (None: clear) x-amz-replication-status of each key's current version; all or nothing."""
+    bucket = _bucket(bucket_name)
+    objects = {}
+    for key, status in statuses.items():
+        if status is not None and status not in REPLICATION_STATUSES:
+            raise WorldError(f"replication status of {key!r} must be one of {REPLICATION_STATUSES} or null")
+        objects[key] = _current_object(bucket, key)
+        if objects[key] is None:
+            raise WorldError(f"no object {key!r} in bucket {bucket_name!r}")
+    for key, status in statuses.items():
+        if status is None:
+            objects[key].__dict__.pop(_STATUS_ATTR, None)
+        else:
+            objects[key].__dict__[_STATUS_ATTR] = status
+    return replication_statuses(bucket_name)
+
+
+def replication_statuses(bucket_name: str) -> dict[str, str]:
+    """{key: status} of the current versions that have one."""
+    report = {}
+    for key, obj in list(_bucket(bucket_name).keys.items()):
+        status = getattr(obj, "__dict__", {}).get(_STATUS_ATTR)
+        if status:
+            report[key] = status
+    return dict(sorted(report.items()))
+
+
+def _response_dict(original: property) -> property:
+    def response_dict(self: Any) -> dict[str, Any]:
+        headers = original.fget(self)
+        status = self.__dict__.get(_STATUS_ATTR)
+        if status:  # HeadObject / GetObject: boto3's ReplicationStatus
+            headers["x-amz-replication-status"] = status
+        return headers
+
+    return property(response_dict)
+
+
+def _etag(original: property) -> property:
+    """SSE-KMS objects: an ETag that is not the MD5 of the content, new for every stored version.
+
+    Real S3 documents that ETags of SSE-KMS objects are not an MD5 digest of the data; two
+    uploads of the same bytes (a CRR replica included) get different ETags. Multipart ones keep
+    their "-N" suffix. Plain and SSE-S3 (AES256) objects keep moto's MD5 / md5-of-part-md5s-N.
+    """
+
+    def etag(self: Any) -> str:
+        plain = original.fget(self)
+        if getattr(self, "encryption", None) != "aws:kms":
+            return plain
+        cached = self.__dict__.get(_KMS_ETAG_ATTR)
+        if cached is None:
+            digest, _, parts = plain.strip('"').partition("-")
+            salted = hashlib.md5(bytes.fromhex(digest) + str(self.version_id).encode() + os.urandom(16),
+                                 usedforsecurity=False).hexdigest()
+            cached = f'"{salted}-{parts}"' if parts else f'"{salted}"'
+            self.__dict__[_KMS_ETAG_ATTR] = cached
+        return cached
+
+    return property(etag)
+
+
+def s3_copy_source_bytes(environ: dict[str, Any]) -> int:
+    """Bytes a CopyObject / UploadPartCopy request copies: its range, else the source's size (0: no source)."""
+    source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if not source:
+        return 0
+    parsed = urllib.parse.urlparse(source)
+    bucket, _, key = urllib.parse.unquote(parsed.path).lstrip("/").partition("/")
+    version = urllib.parse.parse_qs(parsed.query).get("versionId", [None])[0]
+    try:
+        obj = _s3().get_object(bucket, key, version_id=version)
+    except Exception:  # noqa: BLE001 - no such bucket/version: moto answers the error, nothing is copied
+        return 0
+    if obj is None:
+        return 0
+    found = re.fullmatch(r"\s*bytes=(\d+)-(\d+)\s*", environ.get("HTTP_X_AMZ_COPY_SOURCE_RANGE", ""))
+    if found:
+        start, end = int(found.group(1)), min(int(found.group(2)), obj.size - 1)
+        return max(0, end - start + 1)
+    return obj.size
+
+
+def _fill_data(seed: Any, key: str, min_bytes: int, max_bytes: int, changed: bool = False) -> bytes:
+    rng = random.Random(f"{seed}/{key}")
+    size = rng.randint(min_bytes, max_bytes)
+    if changed:  # other bytes, same size
+        rng = random.Random(f"{seed}/{key}/changed")
+    return rng.randbytes(size)
+
+
+def _put_if_different(backend: Any, bucket: Any, key: str, data: bytes, buffer_size: int) -> bool:
+    """Store ``data`` as a new version of ``key`` unless the current version holds it already.
+
+    What moto's put_object does for a plain PUT, without its per-object settings lookup and
+    notifications (a third of the time of 100,000 puts); buckets with default encryption go
+    through put_object itself.
+    """
+    from moto.moto_api._internal import mock_random
+    from moto.s3.models import FakeKey
+
+    current = _current_object(bucket, key)
+    if (current is not None and current.size == len(data) and current.encryption is None
+            and current.etag == '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'):
+        return False
+    if bucket.encryption:
+        backend.put_object(bucket.name, key, data, disable_notification=True)
+        return True
+    new = FakeKey(name=key, bucket_name=bucket.name, value=data, account_id=backend.account_id,
+                  region_name=backend.region_name, is_versioned=bucket.is_versioned,
+                  version_id=str(mock_random.uuid4()) if bucket.is_versioned else "null",
+                  max_buffer_size=buffer_size)
+    bucket.keys.setlist(key, (bucket.keys.getlist(key, []) if bucket.is_versioned else []) + [new])
+    return True
+
+
+def fill_s3(spec: dict[str, Any]) -> dict[str, Any]:
+    """Bulk objects for benchmarks, straight into moto's backend (no HTTP): see README.md."""
+    from moto.settings import get_s3_default_key_buffer_size
+
+    started = time.monotonic()
+    targets = spec["buckets"]
+    if not isinstance(targets, list) or not 1 <= len(targets) <= 2:
+        raise WorldError("buckets: [{name, region} of the source] and optionally the destination's")
+    count, different = int(spec.get("count", 0)), int(spec.get("different", 0))
+    prefix = str(spec.get("prefix", "bench/"))
+    min_bytes, max_bytes = int(spec.get("min_bytes", 1024)), int(spec.get("max_bytes", 102400))
+    seed = spec.get("seed", 1)
+    if count < 0 or not 0 <= different <= count or not 0 <= min_bytes <= max_bytes:
+        raise WorldError("need 0 <= different <= count and 0 <= min_bytes <= max_bytes")
+    if different and len(targets) < 2:
+        raise WorldError("different needs a second bucket")
+    estimate = count * (min_bytes + max_bytes) // 2 * len(targets)
+    if estimate > FILL_MAX_BYTES:
+        raise WorldError(f"about {estimate >> 20} MiB of objects asked for (limit {FILL_MAX_BYTES >> 20} MiB): "
+                         "pass smaller min_bytes/max_bytes")
+    backend = _s3()
+    buckets = []
+    for target in targets:
+        bucket = backend.buckets.get(target["name"])
+        if bucket is None:
+            bucket = backend.create_bucket(target["name"], target.get("region") or STANDBY_REGION)
+        bucket.versioning_status = "Enabled"
+        buckets.append(bucket)
+    width = max(6, len(str(max(count - 1, 0))))
+    keys = [f"{prefix}obj-{i:0{width}d}.bin" for i in range(count)]
+    chosen = sorted(random.Random(f"fill/{seed}").sample(range(count), different))
+    missing, changed = {keys[i] for i in chosen[0::2]}, {keys[i] for i in chosen[1::2]}
+    written = {b.name: 0 for b in buckets}
+    total = 0
+    buffer_size = get_s3_default_key_buffer_size()
+    for key in keys:
+        data = _fill_data(seed, key, min_bytes, max_bytes)
+        total += len(data)
+        written[buckets[0].name] += _put_if_different(backend, buckets[0], key, data, buffer_size)
+        if len(buckets) == 2 and key not in missing:
+            if key in changed:
+                data = _fill_data(seed, key, min_bytes, max_bytes, changed=True)
+            written[buckets[1].name] += _put_if_different(backend, buckets[1], key, data, buffer_size)
+    different_keys = sorted(missing | changed)
+    return {
+        "buckets": [b.name for b in buckets],
+        "count": count,
+        "bytes": total,
+        "different": different_keys[:10],
+        "different_count": len(different_keys),
+        "missing": sorted(missing)[:10],
+        "missing_count": len(missing),
+        "changed": sorted(changed)[:10],
+        "changed_count": len(changed),
+        "written": written,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
 # --- install ---------------------------------------------------------------
 
 _installed = False
@@ -682,6 +929,7 @@ def install() -> None:
         return
     from moto.rds.models import DBInstance, RDSBackend
     from moto.route53.models import Route53Backend
+    from moto.s3.models import FakeKey
     from moto.route53.responses import Route53
 
     Route53Backend.change_resource_record_sets = _apply_deletes_first(Route53Backend.change_resource_record_sets)
@@ -695,6 +943,8 @@ def install() -> None:
     Route53.get_health_check_status = _get_health_check_status
     Route53.change_resource_record_sets = _change_resource_record_sets(Route53.change_resource_record_sets)
     Route53.get_change = _get_change
+    FakeKey.response_dict = _response_dict(FakeKey.response_dict)
+    FakeKey.etag = _etag(FakeKey.etag)
     _installed = True
 
 

@@ -18,8 +18,11 @@ verification steps; only the API gateway check is attached to the PRIMARY record
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import random
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -60,6 +63,45 @@ MEDIA_OBJECTS = {
     "content/pages/about.md": b"# About Lomash Wood\nHandmade furniture.\n",
     "appointments/showroom-map.pdf": b"%PDF-1.4 showroom map",
 }
+REPLICATION_RULE_ID = "crr-to-eu-west-2"
+REPLICATION_LATENCY_SECONDS = 12.0  # CloudWatch AWS/S3 ReplicationLatency (Maximum), published once
+MEDIA_KMS_ALIAS = "alias/lomash-wood-media"  # one customer key per region
+MIB = 1024 * 1024
+PART_SIZES = (5 * MIB, 5 * MIB, 1 * MIB)  # S3's smallest parts but the last
+# In both buckets: one multipart object (same parts, so the same "-3" ETag) and one SSE-KMS object
+# (each bucket's own region key, so different ETags, as CRR replicas of KMS objects have).
+MULTIPART_KEY = "media/video/showroom-tour.mp4"
+KMS_OBJECT_KEY = "private/invoices/2026-11.pdf"
+KMS_OBJECT_DATA = b"%PDF-1.7 Lomash Wood invoices, November 2026\n" * 8
+
+# What happened while eu-west-1 was down and eu-west-2 took the traffic (Seeder.outage_writes).
+# Primary bucket: written just before the outage, never replicated.
+OUTAGE_PENDING = {
+    "products/new-sofa.jpg": b"\xff\xd8\xff new sofa",
+    "products/new-lamp.jpg": b"\xff\xd8\xff new lamp",
+}
+OUTAGE_FAILED = {"products/new-rug.jpg": b"\xff\xd8\xff new rug"}
+# Replica bucket: the writes made in eu-west-2 during the outage.
+OUTAGE_UPLOADS = {
+    "uploads/reviews/r-20261103-oak-table.jpg": b"\xff\xd8\xff review photo oak table",
+    "uploads/customer-photos/c-1042.jpg": b"\xff\xd8\xff customer 1042 living room",
+    "uploads/returns/rma-5531.pdf": b"%PDF-1.4 return RMA-5531",
+}
+OUTAGE_SAME_SIZE_KEY = "products/walnut-chair.jpg"
+OUTAGE_SAME_SIZE_DATA = b"\xff\xd8\xff walnut CHAIR"  # same length as the steady bytes, other bytes
+OUTAGE_RESIZED_KEY = "content/pages/about.md"
+OUTAGE_RESIZED_DATA = b"# About Lomash Wood\nHandmade furniture. Showrooms in Leeds and London.\n"
+OUTAGE_DELETED_KEY = "appointments/showroom-map.pdf"
+OUTAGE_MULTIPART_KEY = "media/video/outage-tour.mp4"
+OUTAGE_TAGGED_KEY = "products/winter/sofa-lifestyle.webp"
+OUTAGE_TAGGED_DATA = b"RIFF\x24\x00\x00\x00WEBPVP8 winter sofa lifestyle"
+OUTAGE_CONTENT_TYPE = "image/webp"
+OUTAGE_METADATA = {"photographer": "lomash", "sku": "LW-1234"}
+OUTAGE_CACHE_CONTROL = "public, max-age=86400"
+OUTAGE_TAGS = {"collection": "winter", "retention": "long"}
+OUTAGE_KMS_KEY = "private/invoices/2026-12.pdf"
+OUTAGE_KMS_DATA = b"%PDF-1.7 Lomash Wood invoices, December 2026\n" * 8
+_MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 def primary_id(svc: str) -> str:
@@ -76,6 +118,8 @@ class Seeder:
         self.created: list[str] = []
         self._clients: dict[tuple[str, str], Any] = {}
         self._session = boto3.session.Session()  # one session: service models load once
+        self._media: dict[str, Any] | None = None
+        self._new_second_first = False  # see before_write
 
     def client(self, service: str, region: str = PRIMARY) -> Any:
         key = (service, region)
@@ -292,7 +336,7 @@ class Seeder:
         self.bucket(MEDIA_REPLICA_BUCKET, STANDBY)
         role_arn = self.crr_role()
         rule = {
-            "ID": "crr-to-eu-west-2",
+            "ID": REPLICATION_RULE_ID,
             "Priority": 1,
             "Status": "Enabled",
             "Filter": {"Prefix": ""},
@@ -307,29 +351,220 @@ class Seeder:
         if not current or current.get("Role") != role_arn or current.get("Rules", [{}])[0].get("ID") != rule["ID"]:
             s3.put_bucket_replication(Bucket=MEDIA_BUCKET, ReplicationConfiguration={"Role": role_arn, "Rules": [rule]})
             self.created.append(f"bucket-replication:{MEDIA_BUCKET}")
+        kms_keys = {region: self.kms_key(region) for region in (PRIMARY, STANDBY)}
         # The steady state CRR would have produced: every object in both buckets
-        # (moto's CRR copies nothing, so the seed writes the replica side itself).
-        for bucket, region in ((MEDIA_BUCKET, PRIMARY), (MEDIA_REPLICA_BUCKET, STANDBY)):
-            s3 = self.client("s3", region)
+        # (moto's CRR copies nothing, so the seed writes the replica side itself). Once the outage
+        # writes are there, the keys they changed or deleted in the replica bucket are left alone.
+        outage_keys = {OUTAGE_SAME_SIZE_KEY, OUTAGE_RESIZED_KEY, OUTAGE_DELETED_KEY}
+        outage_happened = self._exists(STANDBY, MEDIA_REPLICA_BUCKET, next(iter(OUTAGE_UPLOADS)))
+        statuses: dict[str, dict[str, str]] = {}
+        for bucket, region, status in ((MEDIA_BUCKET, PRIMARY, "COMPLETED"), (MEDIA_REPLICA_BUCKET, STANDBY, "REPLICA")):
+            skip = outage_keys if outage_happened and bucket == MEDIA_REPLICA_BUCKET else set()
             for key, data in MEDIA_OBJECTS.items():
-                etag = '"' + hashlib.md5(data).hexdigest() + '"'  # noqa: S324 - S3's ETag, not security
-                try:
-                    if s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:
-                        continue  # no new version on a re-run
-                except ClientError as exc:
-                    if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-                        raise
-                s3.put_object(Bucket=bucket, Key=key, Body=data)
-                self.created.append(f"object:{bucket}/{key}")
-        return {
+                if key not in skip:
+                    self.put(region, bucket, key, data)
+            self.put_multipart(region, bucket, MULTIPART_KEY)
+            self.put(region, bucket, KMS_OBJECT_KEY, KMS_OBJECT_DATA,
+                     ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_keys[region])
+            statuses[bucket] = {key: status for key in self.steady_keys() if key not in skip}
+        for bucket, objects in statuses.items():
+            # Not our world (LocalStack): no way to set them, and nothing to do.
+            world_control_post(self.endpoint, "/_world/s3/replication", {"bucket": bucket, "objects": objects})
+        self.replication_latency()
+        self._media = {
             "primary_bucket": MEDIA_BUCKET,
             "primary_region": PRIMARY,
             "replica_bucket": MEDIA_REPLICA_BUCKET,
             "replica_region": STANDBY,
             "replication_role_arn": role_arn,
             "replication_rule_id": rule["ID"],
-            "objects": sorted(MEDIA_OBJECTS),
+            "objects": self.steady_keys(),
+            "kms_keys": kms_keys,
+            "kms_alias": MEDIA_KMS_ALIAS,
+            "multipart_key": MULTIPART_KEY,
+            "kms_object_key": KMS_OBJECT_KEY,
+            "replication_latency": {"region": PRIMARY, "namespace": "AWS/S3", "metric": "ReplicationLatency",
+                                    "seconds": REPLICATION_LATENCY_SECONDS},
         }
+        return self._media
+
+    @staticmethod
+    def steady_keys() -> list[str]:
+        return sorted([*MEDIA_OBJECTS, MULTIPART_KEY, KMS_OBJECT_KEY])
+
+    def kms_key(self, region: str) -> str:
+        """ARN of the region's media key, found by its alias (created once)."""
+        kms = self.client("kms", region)
+        try:
+            return kms.describe_key(KeyId=MEDIA_KMS_ALIAS)["KeyMetadata"]["Arn"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NotFoundException":
+                raise
+        arn = kms.create_key(Description=f"Lomash Wood media objects ({region})",
+                             Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in BASE_TAGS])["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=MEDIA_KMS_ALIAS, TargetKeyId=arn)
+        self.created.append(f"kms-key:{region}:{MEDIA_KMS_ALIAS}")
+        return arn
+
+    def _exists(self, region: str, bucket: str, key: str) -> bool:
+        try:
+            self.client("s3", region).head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _MISSING:
+                raise
+            return False
+
+    def _holds(self, region: str, bucket: str, key: str, data: bytes, extra: dict[str, Any]) -> bool:
+        """The key's current version has these bytes (and KMS key, content type, metadata)."""
+        s3 = self.client("s3", region)
+        if "SSEKMSKeyId" not in extra:  # a plain object's ETag is its MD5: no need to read it
+            try:
+                head = s3.head_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in _MISSING:
+                    raise
+                return False
+            same = head["ETag"] == '"' + hashlib.md5(data).hexdigest() + '"'  # noqa: S324 - S3's ETag
+            got = head
+        else:
+            try:
+                got = s3.get_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in _MISSING:
+                    raise
+                return False
+            same = got["Body"].read() == data and got.get("SSEKMSKeyId") == extra["SSEKMSKeyId"]
+        for field in ("ContentType", "CacheControl", "Metadata"):
+            if field in extra and got.get(field) != extra[field]:
+                return False
+        return same
+
+    def put(self, region: str, bucket: str, key: str, data: bytes, **extra: Any) -> bool:
+        """PutObject unless the current version holds it already (a re-run makes no new version)."""
+        if self._holds(region, bucket, key, data, extra):
+            return False
+        self.before_write()
+        self.client("s3", region).put_object(Bucket=bucket, Key=key, Body=data, **extra)
+        self.created.append(f"object:{bucket}/{key}")
+        return True
+
+    def put_multipart(self, region: str, bucket: str, key: str) -> bool:
+        """A 3-part upload (5, 5, 1 MiB; bytes derived from the key): the same "-3" ETag wherever it is."""
+        parts = [random.Random(f"{key}/part{n}").randbytes(size) for n, size in enumerate(PART_SIZES, 1)]
+        md5s = b"".join(hashlib.md5(part).digest() for part in parts)  # noqa: S324 - S3's ETag
+        etag = f'"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"'  # noqa: S324
+        s3 = self.client("s3", region)
+        try:
+            if s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:
+                return False
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _MISSING:
+                raise
+        self.before_write()
+        upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="video/mp4")["UploadId"]
+        done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n,
+                                                          Body=part)["ETag"]}
+                for n, part in enumerate(parts, 1)]
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
+        self.created.append(f"object:{bucket}/{key}")
+        return True
+
+    def before_write(self) -> None:
+        """In outage_writes, wait for the next whole second before the first write, so every earlier
+        object's LastModified (whole seconds in S3) is older than written_after."""
+        if self._new_second_first:
+            self._new_second_first = False
+            time.sleep(1.0 - (time.time() % 1.0) + 0.01)
+
+    def replication_latency(self) -> None:
+        """CloudWatch AWS/S3 ReplicationLatency of the CRR rule, published once."""
+        cw = self.client("cloudwatch", PRIMARY)
+        dims = [{"Name": "SourceBucket", "Value": MEDIA_BUCKET},
+                {"Name": "DestinationBucket", "Value": MEDIA_REPLICA_BUCKET},
+                {"Name": "RuleId", "Value": REPLICATION_RULE_ID}]
+        if cw.list_metrics(Namespace="AWS/S3", MetricName="ReplicationLatency", Dimensions=dims)["Metrics"]:
+            return
+        cw.put_metric_data(Namespace="AWS/S3", MetricData=[{
+            "MetricName": "ReplicationLatency", "Dimensions": dims,
+            "Value": REPLICATION_LATENCY_SECONDS, "Unit": "Seconds"}])
+        self.created.append(f"metric:{PRIMARY}:AWS/S3/ReplicationLatency/{REPLICATION_RULE_ID}")
+
+    # --- the eu-west-1 outage ---
+
+    def outage_writes(self) -> dict[str, Any]:
+        """What happened while eu-west-1 was down and eu-west-2 took the traffic (idempotent).
+
+        Run it before marking eu-west-1 down (it writes the primary bucket's last objects). Returns
+        the manifest of what a correct replica -> primary sync must do (README.md).
+        """
+        media = self._media or self.media()
+        kms_arn = media["kms_keys"][STANDBY]
+        self._new_second_first = True
+        try:
+            for key, data in {**OUTAGE_PENDING, **OUTAGE_FAILED}.items():
+                self.put(PRIMARY, MEDIA_BUCKET, key, data)
+            statuses = {**{k: "PENDING" for k in OUTAGE_PENDING}, **{k: "FAILED" for k in OUTAGE_FAILED}}
+            world_control_post(self.endpoint, "/_world/s3/replication", {"bucket": MEDIA_BUCKET, "objects": statuses})
+            for key, data in OUTAGE_UPLOADS.items():
+                self.put(STANDBY, MEDIA_REPLICA_BUCKET, key, data)
+            self.put(STANDBY, MEDIA_REPLICA_BUCKET, OUTAGE_SAME_SIZE_KEY, OUTAGE_SAME_SIZE_DATA)
+            self.put(STANDBY, MEDIA_REPLICA_BUCKET, OUTAGE_RESIZED_KEY, OUTAGE_RESIZED_DATA)
+            self.put_multipart(STANDBY, MEDIA_REPLICA_BUCKET, OUTAGE_MULTIPART_KEY)
+            tagging = "&".join(f"{k}={v}" for k, v in sorted(OUTAGE_TAGS.items()))
+            self.put(STANDBY, MEDIA_REPLICA_BUCKET, OUTAGE_TAGGED_KEY, OUTAGE_TAGGED_DATA, ContentType=OUTAGE_CONTENT_TYPE,
+                     Metadata=OUTAGE_METADATA, CacheControl=OUTAGE_CACHE_CONTROL, Tagging=tagging)
+            s3 = self.client("s3", STANDBY)
+            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=MEDIA_REPLICA_BUCKET,
+                                                                        Key=OUTAGE_TAGGED_KEY)["TagSet"]}
+            if tags != OUTAGE_TAGS:
+                s3.put_object_tagging(Bucket=MEDIA_REPLICA_BUCKET, Key=OUTAGE_TAGGED_KEY, Tagging={
+                    "TagSet": [{"Key": k, "Value": v} for k, v in sorted(OUTAGE_TAGS.items())]})
+            self.put(STANDBY, MEDIA_REPLICA_BUCKET, OUTAGE_KMS_KEY, OUTAGE_KMS_DATA,
+                     ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_arn)
+            if self._exists(STANDBY, MEDIA_REPLICA_BUCKET, OUTAGE_DELETED_KEY):
+                self.before_write()
+                s3.delete_object(Bucket=MEDIA_REPLICA_BUCKET, Key=OUTAGE_DELETED_KEY)  # versioned: a delete marker
+                self.created.append(f"delete-marker:{MEDIA_REPLICA_BUCKET}/{OUTAGE_DELETED_KEY}")
+        finally:
+            self._new_second_first = False
+        copy = sorted([*OUTAGE_UPLOADS, OUTAGE_SAME_SIZE_KEY, OUTAGE_RESIZED_KEY, OUTAGE_MULTIPART_KEY,
+                       OUTAGE_TAGGED_KEY, OUTAGE_KMS_KEY])
+        touched = {OUTAGE_SAME_SIZE_KEY, OUTAGE_RESIZED_KEY, OUTAGE_DELETED_KEY}
+        return {
+            "source_bucket": MEDIA_REPLICA_BUCKET,
+            "source_region": STANDBY,
+            "destination_bucket": MEDIA_BUCKET,
+            "destination_region": PRIMARY,
+            "written_after": self._written_after(copy),
+            "copy": copy,
+            "delete": [OUTAGE_DELETED_KEY],
+            "unchanged": sorted([k for k in MEDIA_OBJECTS if k not in touched] + [MULTIPART_KEY, KMS_OBJECT_KEY]),
+            "pending": sorted(OUTAGE_PENDING),
+            "failed": sorted(OUTAGE_FAILED),
+            "tagged_key": OUTAGE_TAGGED_KEY,
+            "tags": dict(OUTAGE_TAGS),
+            "metadata": dict(OUTAGE_METADATA),
+            "content_type": OUTAGE_CONTENT_TYPE,
+            "cache_control": OUTAGE_CACHE_CONTROL,
+            "kms_key": OUTAGE_KMS_KEY,
+            "kms_key_arn": kms_arn,
+            "multipart_key": OUTAGE_MULTIPART_KEY,
+            "same_size_changed_key": OUTAGE_SAME_SIZE_KEY,
+            "resized_changed_key": OUTAGE_RESIZED_KEY,
+        }
+
+    def _written_after(self, replica_keys: list[str]) -> str:
+        """The whole second the outage writes began: the earliest LastModified among them (the
+        seed waits for a new second before the first, so the steady objects are all older)."""
+        times = [self.client("s3", PRIMARY).head_object(Bucket=MEDIA_BUCKET, Key=k)["LastModified"]
+                 for k in [*OUTAGE_PENDING, *OUTAGE_FAILED]]
+        s3 = self.client("s3", STANDBY)
+        times += [s3.head_object(Bucket=MEDIA_REPLICA_BUCKET, Key=k)["LastModified"] for k in replica_keys]
+        markers = s3.list_object_versions(Bucket=MEDIA_REPLICA_BUCKET, Prefix=OUTAGE_DELETED_KEY).get("DeleteMarkers", [])
+        times += [m["LastModified"] for m in markers if m["Key"] == OUTAGE_DELETED_KEY and m["IsLatest"]]
+        first = min(times).astimezone(dt.timezone.utc).replace(microsecond=0)
+        return first.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # --- ELBv2 ---
 
@@ -478,6 +713,13 @@ def world_control_post(endpoint: str, path: str, payload: Any) -> Any:
         raise
 
 
-def seed(endpoint: str, lag_seconds: float = 5) -> dict[str, Any]:
-    """Create (or find) the production-shaped world at ``endpoint``; return what is there."""
-    return Seeder(endpoint).run(lag_seconds)
+def seed(endpoint: str, lag_seconds: float = 5, outage_writes: bool = False) -> dict[str, Any]:
+    """Create (or find) the production-shaped world at ``endpoint``; return what is there.
+
+    outage_writes: then also Seeder.outage_writes(); its manifest is the result's "outage_writes".
+    """
+    seeder = Seeder(endpoint)
+    result = seeder.run(lag_seconds)
+    if outage_writes:
+        result["outage_writes"] = seeder.outage_writes()
+    return result

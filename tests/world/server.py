@@ -1,8 +1,9 @@
 """moto's ThreadedMotoServer on 127.0.0.1, with the realism layer in front of it.
 
 ``WorldApp`` is WSGI middleware around moto's own dispatcher application. For each
-AWS call it counts the call, adds latency, simulates a region outage or an injected
-fault, and settles time-based state (promotions, ReplicaLag) before moto answers.
+AWS call it counts the call, adds latency (per operation; S3 copies also by size),
+simulates a region outage or an injected fault, and settles time-based state
+(promotions, ReplicaLag) before moto answers.
 It also serves the control API under ``/_world/``:
 
   GET  /_world/health         {"ok": true}
@@ -16,6 +17,9 @@ It also serves the control API under ``/_world/``:
                               or {"replicas": {id: n|null}, "region": ...}
   GET  /_world/state          config, pending promotions, lags, pending DNS changes, health checks
   GET  /_world/edge           {"edge": url, "regions": {region: url}} (edge.py)
+  POST /_world/s3/replication {"bucket", "key", "status"} or {"bucket", "objects": {key: status|null}}
+  GET  /_world/s3/replication?bucket=B   {key: status} (x-amz-replication-status of current versions)
+  POST /_world/s3/fill        bulk objects for benchmarks (realism.fill_s3)
 
 The world server also starts the regional services and the edge (``edge.EdgeServers``).
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 from typing import Any, Callable, Iterable
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -56,8 +61,9 @@ class WorldApp:
         call = identify(environ)
         STATE.count(call.name, call.region)
         config = STATE.snapshot_config()
-        if config["latency_ms"]:
-            time.sleep(config["latency_ms"] / 1000.0)
+        latency_ms = config["operation_latency_ms"].get(call.name, config["latency_ms"])
+        if latency_ms:
+            time.sleep(latency_ms / 1000.0)
 
         if call.region in config["down_regions"]:
             if config["outage_mode"] == "timeout":
@@ -72,6 +78,9 @@ class WorldApp:
 
         if call.service == "cloudwatch":
             realism.refresh_lags()
+        rate = config["s3_copy_bytes_per_second"]
+        if rate and call.name in ("s3:CopyObject", "s3:UploadPartCopy"):
+            time.sleep(realism.s3_copy_source_bytes(environ) / float(rate))  # S3 copies take time
         return self.app(environ, start_response)
 
     def fail(self, environ, start_response, call: AwsCall, status: int, code: str, message: str):
@@ -90,9 +99,10 @@ class WorldApp:
         route = environ.get("PATH_INFO", "").rstrip("/")
         try:
             body = self._json_body(environ) if method == "POST" else None
+            query = {k: v[-1] for k, v in urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).items()}
             realism.settle()
-            result = self.route(method, route, body)
-        except realism.ConfigError as exc:
+            result = self.route(method, route, body, query)
+        except (realism.ConfigError, realism.WorldError) as exc:
             return self._json(start_response, 400, {"error": str(exc)})
         except (ValueError, KeyError, TypeError) as exc:
             return self._json(start_response, 400, {"error": f"bad request: {exc!r}"})
@@ -100,7 +110,7 @@ class WorldApp:
             return self._json(start_response, 404, {"error": f"no such control endpoint: {method} {route}"})
         return self._json(start_response, 200, result)
 
-    def route(self, method: str, route: str, body: Any) -> Any:
+    def route(self, method: str, route: str, body: Any, query: dict[str, str]) -> Any:
         if (method, route) == ("GET", "/_world/health"):
             return {"ok": True}
         if route == "/_world/config":
@@ -127,6 +137,13 @@ class WorldApp:
                 for replica, seconds in replicas.items():
                     realism.set_lag(replica, None if seconds is None else float(seconds), region)
             return realism.lags_report()
+        if route == "/_world/s3/replication":
+            if method == "POST":
+                statuses = body["objects"] if "objects" in body else {body["key"]: body.get("status")}
+                return realism.set_replication_statuses(body["bucket"], statuses)
+            return realism.replication_statuses(query["bucket"])
+        if (method, route) == ("POST", "/_world/s3/fill"):
+            return realism.fill_s3(body)
         if (method, route) == ("GET", "/_world/state"):
             return {
                 "config": STATE.snapshot_config(),
