@@ -25,15 +25,18 @@ def body(label, size=64):
 
 
 class Pair:
-    def __init__(self, world):
-        self.world = world
+    """Two fresh versioned buckets and a KMS key in each region; client(service, region) makes the clients
+    (the world's, or LocalStack's), env points the module at the same endpoint."""
+
+    def __init__(self, client, env=None):
+        self.env = env
         tag = uuid.uuid4().hex[:8]
         self.src, self.dst = "lw-src-%s" % tag, "lw-dst-%s" % tag
-        self.s3 = {SRC_REGION: world.client("s3", SRC_REGION), DST_REGION: world.client("s3", DST_REGION)}
+        self.s3 = {SRC_REGION: client("s3", SRC_REGION), DST_REGION: client("s3", DST_REGION)}
         for bucket, region in ((self.src, SRC_REGION), (self.dst, DST_REGION)):
             self.s3[region].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
             self.s3[region].put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        self.kms = {r: world.client("kms", r).create_key(Description="lw test %s" % r)["KeyMetadata"]["Arn"]
+        self.kms = {r: client("kms", r).create_key(Description="lw test %s" % r)["KeyMetadata"]["Arn"]
                     for r in (SRC_REGION, DST_REGION)}
 
     def put(self, side, key, data, **extra):
@@ -67,7 +70,9 @@ class Pair:
 
 @pytest.fixture
 def pair(world):
-    return Pair(world)
+    pair = Pair(world.client)
+    pair.world = world
+    return pair
 
 
 def writes(world):
@@ -75,8 +80,9 @@ def writes(world):
 
 
 def sync(pair, check=False, diff=False, **extra):
-    pair.world.reset_calls()
-    return run_module(MODULE, pair.args(**extra), check=check, diff=diff)
+    if getattr(pair, "world", None):
+        pair.world.reset_calls()
+    return run_module(MODULE, pair.args(**extra), check=check, diff=diff, env=pair.env)
 
 
 def test_sync_four_steps_copies_what_is_missing_or_different_and_nothing_twice(pair, world):
