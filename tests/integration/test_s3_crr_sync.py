@@ -287,3 +287,75 @@ def test_replication_rule_both_directions(pair, world):
     assert disabled["changed"] is True and disabled["rule"]["status"] == "Disabled"
     missing_role = run_module(MODULE, dict(args, replication=dict(rule_id="x", role="no-such-role")))
     assert missing_role["failed"] and "replication.role: no IAM role 'no-such-role'" in missing_role["msg"]
+
+
+# ---- the seeded media buckets after an eu-west-1 outage (tests/world/seed.py outage_writes) --------
+
+@pytest.fixture
+def outage(world):
+    manifest = world.outage_writes()
+    world.reset_calls()
+    return manifest
+
+
+def media_args(world, manifest, **extra):
+    return dict(dict(mode="sync", source=dict(bucket=manifest["source_bucket"], region=manifest["source_region"]),
+                     destination=dict(bucket=manifest["destination_bucket"], region=manifest["destination_region"]),
+                     kms_key_id=world.info["s3"]["kms_keys"][manifest["destination_region"]]), **extra)
+
+
+def test_failback_copy_back_of_the_outage_writes(world, outage):
+    args = media_args(world, outage, delete=True)
+    check = run_module(MODULE, args, check=True)
+    assert not check["failed"], check["msg"]
+    assert sorted(a["name"] for a in check["plan"] if a["action"] == "copy") == outage["copy"]
+    assert [a["name"] for a in check["plan"] if a["action"] == "delete"] == outage["delete"]
+    assert not set(outage["unchanged"]) & {a["name"] for a in check["plan"]}
+    # The seeded KMS object is a CRR replica in eu-west-2: not copied back.
+    assert outage["unchanged"] and world.info["s3"]["kms_object_key"] in check["summary"]["skipped_replicas"]["first_keys"]
+    assert writes(world) == {}
+
+    done = run_module(MODULE, args)
+    assert not done["failed"], done["msg"]
+    assert done["summary"]["copy"]["count"] == len(outage["copy"]) and done["summary"]["delete"]["count"] == 1
+    primary = world.client("s3", outage["destination_region"])
+    bucket = outage["destination_bucket"]
+    head = primary.head_object(Bucket=bucket, Key=outage["tagged_key"])
+    assert head["ContentType"] == outage["content_type"] and head["Metadata"] == outage["metadata"]
+    tags = primary.get_object_tagging(Bucket=bucket, Key=outage["tagged_key"])["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == outage["tags"]
+    kms = primary.head_object(Bucket=bucket, Key=outage["kms_key"])
+    assert kms["ServerSideEncryption"] == "aws:kms" and kms["SSEKMSKeyId"] == args["kms_key_id"]
+    replica = world.client("s3", outage["source_region"])
+    for key in (outage["same_size_changed_key"], outage["multipart_key"], outage["kms_key"]):
+        assert primary.get_object(Bucket=bucket, Key=key)["Body"].read() == \
+            replica.get_object(Bucket=outage["source_bucket"], Key=key)["Body"].read()
+    assert outage["delete"][0] not in {o["Key"] for o in primary.list_objects_v2(Bucket=bucket)["Contents"]}
+    # The objects written in eu-west-1 just before the outage (never replicated) are still there.
+    assert set(outage["pending"]) <= {o["Key"] for o in primary.list_objects_v2(Bucket=bucket)["Contents"]}
+
+    world.reset_calls()
+    rerun = run_module(MODULE, args)
+    assert rerun["changed"] is False and writes(world) == {}
+
+
+def test_modified_since_the_failover_limits_the_copy_back(world, outage):
+    res = run_module(MODULE, media_args(world, outage, modified_since=outage["written_after"]), check=True)
+    assert not res["failed"], res["msg"]
+    assert sorted(a["name"] for a in res["plan"]) == outage["copy"]
+    assert res["summary"]["older"] >= len(outage["unchanged"]) - 1
+
+
+def test_status_reports_pending_and_failed_objects_and_the_rpo(world, outage):
+    res = run_module(MODULE, dict(mode="status", source=dict(bucket=outage["destination_bucket"],
+                                                             region=outage["destination_region"])))
+    assert not res["failed"], res["msg"]
+    status = res["status"]
+    assert status["rule"]["id"] == world.info["s3"]["replication_rule_id"] and status["enabled"] is True
+    assert status["direction"] == "eu-west-1 -> eu-west-2" and status["rule"]["role"] == world.info["s3"]["replication_role_arn"]
+    assert status["pending"]["count"] == len(outage["pending"]) and sorted(status["pending"]["first_keys"]) == outage["pending"]
+    assert status["failed"]["count"] == len(outage["failed"]) and status["failed"]["first_keys"] == outage["failed"]
+    assert status["rpo"]["oldest_pending_age_seconds"] > 0
+    assert status["rpo"]["estimate_seconds"] >= status["rpo"]["oldest_pending_age_seconds"]
+    assert status["rpo"]["replication_latency_seconds"] is not None  # the seed publishes ReplicationLatency
+    assert writes(world) == {}
