@@ -505,6 +505,13 @@ class Sync(_Buckets):
             raise failed[0]
         return [answer for _part, answer, _exc in outcomes]
 
+    @staticmethod
+    def end_state(action, error):
+        """The destination's object after the run: gone, the source's copy, or (after an error) as it was."""
+        if error is not None:
+            return action.current.view() if action.current else None
+        return None if action.action == "delete" else action.source.view()
+
     def summarise(self, plan, before, after, done, failures, check_mode):
         results, copied, deleted = [], core.Tally(self.params["sample_size"]), core.Tally(self.params["sample_size"])
         for a in plan:
@@ -513,8 +520,7 @@ class Sync(_Buckets):
                 name=a.name, action=a.as_dict()["action"], reason=a.reason, changed=error is None,
                 bytes=a.source.size if a.action == "copy" else a.current.size,
                 before=a.current.view() if a.current else None,
-                after=None if a.action == "delete" else (a.source.view() if error is None else
-                                                        (a.current.view() if a.current else None)),
+                after=self.end_state(a, error),
                 seconds=getattr(self, "seconds", {}).get(a.name), error=self.describe_error(error) if error else None))
             if error is None:
                 (deleted if a.action == "delete" else copied).add(a.name, results[-1]["bytes"])
