@@ -32,10 +32,18 @@ moto is patched in place, once, by :func:`install` (done when the server starts)
   up and its regional service answers the ResourcePath with 200; ``Inverted`` inverts,
   ``Disabled`` is healthy, ``failing_health_checks`` forces failure; a change is reported
   once it held ``health_check_delay_seconds``. moto hard-codes "Success".
+* S3 (for the copy-back after a failover): HeadObject/GetObject answer
+  ``x-amz-replication-status`` for objects whose status was set (``/_world/s3/replication``; it
+  belongs to the stored version, so a new PUT/copy of the key has none); SSE-KMS objects get an
+  ETag that is not the MD5 of their bytes and differs per stored version (multipart: "-N" kept),
+  as real S3. Latency per operation (``operation_latency_ms``, preset ``S3_LATENCY_MODEL``) and
+  copy time by size (``s3_copy_bytes_per_second``) are applied in ``server.py``; ``fill_s3``
+  writes bulk benchmark objects straight into moto's backend.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import os
@@ -917,6 +925,122 @@ def fill_s3(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- S3 listings at benchmark sizes ----------------------------------------------------------
+# moto's ListObjectsV2 walks and sorts every object of the bucket for each page (0.3 s a page at
+# 100,000 keys), and ListObjectVersions deep-copies every version, bytes included, for each page
+# (3 s a page at 20,000). These answer the same pages from the sorted key names, stopping once
+# the page is full. Also as S3: a key whose current version is a delete marker does not make a
+# CommonPrefix, and versions of one key list newest first even within one millisecond.
+
+
+def _sorted_names(bucket: Any, prefix: str, start: str | None = None) -> list[str]:
+    names = sorted(bucket.keys.keys())  # one C-level pass: no "dict changed size" under writes
+    if start:
+        names = names[bisect.bisect_left(names, start):]
+    if prefix:
+        lo = bisect.bisect_left(names, prefix)
+        hi = lo
+        while hi < len(names) and names[hi].startswith(prefix):
+            hi += 1
+        names = names[lo:hi]
+    return names
+
+
+def _list_objects_v2(self: Any, bucket: Any, prefix: str | None, delimiter: str | None,
+                     continuation_token: str | None, start_after: str | None, max_keys: int) -> Any:
+    from moto.s3.exceptions import MethodNotAllowed
+    from moto.s3.models import FakeKey, FakeTableStorageBucket
+
+    if isinstance(bucket, FakeTableStorageBucket):
+        raise MethodNotAllowed()
+    prefix = prefix or ""
+    after = self._pagination_tokens.get(continuation_token) if continuation_token else start_after
+    names = _sorted_names(bucket, prefix)
+    if after:
+        names = names[bisect.bisect_right(names, after):]
+    page: list[Any] = []
+    folders: set[str] = set()
+    for name in names:
+        if len(page) > max_keys:  # one more than fits: the page is truncated
+            break
+        obj = bucket.keys.get(name)
+        if not isinstance(obj, FakeKey):  # deleted (a delete marker is current)
+            continue
+        rest = name[len(prefix):]
+        if delimiter and delimiter in rest:
+            folder = prefix + rest.split(delimiter)[0] + delimiter
+            if folder in folders or (after and folder <= after):
+                continue
+            folders.add(folder)
+            page.append(folder)
+        else:
+            page.append(obj)
+    return self._truncate_result(page, max_keys)
+
+
+def _list_object_versions(self: Any, bucket_name: str, delimiter: str | None = None, key_marker: str | None = None,
+                          max_keys: int | None = 1000, prefix: str = "", version_id_marker: str | None = None) -> Any:
+    """moto's loop (pagination, CommonPrefixes, next markers), fed lazily with the wanted names' versions."""
+    from moto.s3.models import FakeKey
+
+    bucket = self.get_bucket(bucket_name)
+    prefix = prefix or ""
+
+    def all_versions():
+        for name in _sorted_names(bucket, prefix, start=key_marker):
+            for i, version in enumerate(reversed(list(bucket.keys.getlist(name, [])))):
+                version.is_latest = i == 0  # read by the response; the newest version of the key
+                yield version
+
+    common_prefixes: set[str] = set()
+    requested_versions: list[Any] = []
+    delete_markers: list[Any] = []
+    next_key_marker: str | None = None
+    next_version_id_marker: str | None = None
+    skip_versions = True
+    last_item_added: Any = None
+    for version in all_versions():
+        name = version.name
+        if skip_versions:
+            if key_marker is None:
+                skip_versions = False
+            elif not version_id_marker:
+                skip_versions = version.name < key_marker
+                continue
+            elif version.name == key_marker and version.version_id == version_id_marker:
+                skip_versions = False
+                continue
+            else:
+                continue
+        is_common_prefix = False
+        if delimiter and delimiter in name[len(prefix):]:
+            end_of_delimiter = len(prefix) + name[len(prefix):].index(delimiter) + len(delimiter)
+            prefix_including_delimiter = name[0:end_of_delimiter]
+            if prefix_including_delimiter == key_marker:
+                continue
+            common_prefixes.add(prefix_including_delimiter)
+            name = prefix_including_delimiter
+            is_common_prefix = True
+        elif last_item_added:
+            name = last_item_added.name
+        if max_keys is not None and len(requested_versions) + len(delete_markers) + len(common_prefixes) >= max_keys:
+            next_key_marker = name
+            if is_common_prefix:
+                next_version_id_marker = None
+            elif last_item_added is not None:
+                next_version_id_marker = last_item_added.version_id
+            else:
+                next_version_id_marker = None
+            break
+        if not is_common_prefix:
+            last_item_added = version
+            if not isinstance(version, FakeKey):
+                delete_markers.append(version)
+            else:
+                requested_versions.append(version)
+    return requested_versions, sorted(common_prefixes), delete_markers, next_key_marker, next_version_id_marker
+
+
 # --- install ---------------------------------------------------------------
 
 _installed = False
@@ -929,7 +1053,7 @@ def install() -> None:
         return
     from moto.rds.models import DBInstance, RDSBackend
     from moto.route53.models import Route53Backend
-    from moto.s3.models import FakeKey
+    from moto.s3.models import FakeKey, S3Backend
     from moto.route53.responses import Route53
 
     Route53Backend.change_resource_record_sets = _apply_deletes_first(Route53Backend.change_resource_record_sets)
@@ -945,6 +1069,8 @@ def install() -> None:
     Route53.get_change = _get_change
     FakeKey.response_dict = _response_dict(FakeKey.response_dict)
     FakeKey.etag = _etag(FakeKey.etag)
+    S3Backend.list_objects_v2 = _list_objects_v2
+    S3Backend.list_object_versions = _list_object_versions
     _installed = True
 
 
