@@ -11,13 +11,18 @@ botocore's paginators with the whole listing retried as one call, as amazon.aws 
 
 from __future__ import annotations
 
+import threading
+
 try:
+    import boto3
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, NoRegionError
 except ImportError:
     Config = None  # AnsibleAWSModule reports the missing botocore
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
+    _get_user_agent_string, _merge_botocore_config, enable_placebo, get_aws_connection_info, is_boto3_error_code)
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 
 # Failover runs while AWS is slow and throttling: up to 8 tries, 1 s doubling to 20 s, jittered.
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
@@ -25,6 +30,38 @@ RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 
 def _no_retry(func):
     return func
+
+
+# One boto3 session per profile for the whole module run. AnsibleAWSModule.client() makes a new
+# session per client, and each re-reads the service's model: about 0.15 s of CPU per client, which a
+# module with a client per region and service pays several times. Sessions are not thread-safe, so
+# clients are made under a lock (the clients themselves are).
+_SESSIONS = {}
+_SESSION_LOCK = threading.Lock()
+
+
+def _connect(module, service, region, config):
+    """AnsibleAWSModule.client()'s connection (its options, endpoint_url, user agent, placebo), on a shared session."""
+    default_region, endpoint, params = get_aws_connection_info(module)
+    params = dict(params)
+    profile = params.pop("profile_name", None)
+    merged = Config(user_agent=_get_user_agent_string())
+    for name in ("config", "aws_config"):
+        merged = _merge_botocore_config(merged, params.pop(name, None))
+    merged = _merge_botocore_config(merged, config)
+    try:
+        with _SESSION_LOCK:
+            session = _SESSIONS.get(profile)
+            if session is None:
+                session = _SESSIONS[profile] = boto3.session.Session(profile_name=profile)
+                enable_placebo(session)
+            return session.client(service, config=merged, region_name=region or default_region,
+                                  endpoint_url=endpoint, **params)
+    except NoRegionError:
+        module.fail_json(msg="The %s module requires a region and none was found in configuration, "
+                             "environment variables or module parameters" % module._name)  # pylint: disable=protected-access
+    except (ValueError, BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Couldn't connect to AWS")
 
 
 def client(module, service, counter, max_concurrency=10, region=None, retry=RETRY, timeout=None):
@@ -36,12 +73,11 @@ def client(module, service, counter, max_concurrency=10, region=None, retry=RETR
     timeout: for a region that may be down (the primary, during an outage): one attempt, no
     retry, connect and read timeouts of that many seconds, so nothing waits on it for longer.
     """
-    extra = dict(region=region) if region else {}
     settings = dict(max_pool_connections=max(10, max_concurrency))
     if timeout:
         settings.update(connect_timeout=timeout, read_timeout=timeout, retries=dict(total_max_attempts=1))
         retry = _no_retry
-    return counter.attach(module.client(service, retry_decorator=retry, config=Config(**settings), **extra))
+    return counter.attach(RetryingBotoClientWrapper(_connect(module, service, region, Config(**settings)), retry))
 
 
 def is_error_code(exc, *codes):

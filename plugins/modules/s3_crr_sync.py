@@ -433,8 +433,19 @@ class Sync(_Buckets):
                 candidates.append((key, src, dst, verdict))
         self.candidates, self.deletions = candidates, deletions
         self.source_heads = self.heads(self.source, [c[0] for c in candidates])
-        self.destination_heads = self.heads(self.destination, [c[0] for c in candidates if c[3] == "unknown"])
+        self.destination_heads = self.heads(self.destination, [c[0] for c in candidates if self.ask_destination(c)])
         return {key: dst for key, _src, dst, _verdict in candidates}
+
+    def ask_destination(self, candidate):
+        """Whether the destination's object must be read to tell if it differs.
+
+        Not when the source's ETag is its MD5 and the destination does not encrypt with KMS by
+        default: a different ETag there is different content, or the same content under another
+        ETag, which a copy makes equal (it loses nothing, and the rerun finds equal ETags).
+        """
+        key, _src, _dst, verdict = candidate
+        head = self.source_heads.get(key)
+        return verdict == "unknown" and head is not None and (self.destination_kms or not core.plain_md5(head))
 
     def check_kms_key(self):
         kms = aws.client(self.module, "kms", self.counter, region=self.destination["region"])
@@ -455,8 +466,10 @@ class Sync(_Buckets):
             if head.get("ReplicationStatus") == "REPLICA":
                 self.tallies["skipped_replicas"].add(key, src.size, src.last_modified)
                 continue
-            if verdict == "unknown":
-                other = self.destination_heads.get(key)
+            if verdict == "unknown" and key not in self.destination_heads:
+                verdict = "etag"  # see ask_destination
+            elif verdict == "unknown":
+                other = self.destination_heads[key]
                 verdict = core.head_verdict(head, other) if other else "missing"
                 if verdict is None:
                     self.unchanged += 1

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import hashlib
 import os
 import random
@@ -1046,6 +1047,36 @@ def _list_object_versions(self: Any, bucket_name: str, delimiter: str | None = N
 _installed = False
 
 
+_REPLICATION_RULE_KEYS = ("ID", "Priority", "Status", "Filter", "Prefix", "DeleteMarkerReplication", "Destination",
+                          "SourceSelectionCriteria", "ExistingObjectReplication")
+
+
+def _get_bucket_replication(self: Any) -> Any:
+    """GetBucketReplication as stored: moto answers every rule with an empty prefix filter and
+    DeleteMarkerReplication Disabled, whatever was put (so no rule ever compares equal)."""
+    from moto.core.responses import ActionResult
+    from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+
+    self.data["Action"] = "GetBucketReplication"
+    replication = self.backend.get_bucket_replication(self.bucket_name)
+    if not replication:
+        raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+    stored = replication["Rule"] if isinstance(replication["Rule"], list) else [replication["Rule"]]
+    rules = []
+    for rule in stored:
+        kept = {key: rule[key] for key in _REPLICATION_RULE_KEYS if key in rule}
+        kept.setdefault("DeleteMarkerReplication", {"Status": "Disabled"})
+        if "Filter" not in kept and "Prefix" not in kept:
+            kept["Filter"] = {"Prefix": ""}
+        if isinstance(kept.get("Filter"), dict) and kept["Filter"].get("Prefix") is None and "Prefix" in kept["Filter"]:
+            kept["Filter"] = {"Prefix": ""}
+        rules.append(kept)
+    return self.serialized(ActionResult({"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}}))
+
+
+_list_of_moto_modules = None
+
+
 def install() -> None:
     """Patch moto's classes (idempotent). Must run before the server handles requests."""
     global _installed
@@ -1067,6 +1098,16 @@ def install() -> None:
     Route53.get_health_check_status = _get_health_check_status
     Route53.change_resource_record_sets = _change_resource_record_sets(Route53.change_resource_record_sets)
     Route53.get_change = _get_change
+    from moto.s3.responses import S3Response
+
+    S3Response.get_bucket_replication = _get_bucket_replication
+    # moto's dispatcher lists its own package directory (about 180 stat calls) on every request to
+    # match the Host header; the answer never changes, so it is read once.
+    from moto import backends
+
+    global _list_of_moto_modules
+    _list_of_moto_modules = backends.list_of_moto_modules
+    backends.list_of_moto_modules = functools.lru_cache(maxsize=1)(lambda: tuple(_list_of_moto_modules()))
     FakeKey.response_dict = _response_dict(FakeKey.response_dict)
     FakeKey.etag = _etag(FakeKey.etag)
     S3Backend.list_objects_v2 = _list_objects_v2

@@ -525,3 +525,20 @@ def test_fill_100k_small_objects_takes_seconds(world):
     assert time.monotonic() - started < 3
     first = dst.list_objects_v2(Bucket="bench-dst", MaxKeys=1000)
     assert first["KeyCount"] == 1000 and first["IsTruncated"]
+
+
+def test_replication_rules_read_back_as_put(world):
+    """moto answers every rule with an empty filter and DeleteMarkerReplication Disabled; the world as put."""
+    s3 = world.client("s3", "eu-west-1")
+    for bucket, region in (("lw-rr-src", "eu-west-1"), ("lw-rr-dst", "eu-west-2")):
+        world.client("s3", region).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        world.client("s3", region).put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    rule = {"ID": "r", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "media/"},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+            "Destination": {"Bucket": "arn:aws:s3:::lw-rr-dst", "StorageClass": "STANDARD",
+                            "EncryptionConfiguration": {"ReplicaKmsKeyID": "arn:aws:kms:eu-west-2:123456789012:key/k"}}}
+    s3.put_bucket_replication(Bucket="lw-rr-src", ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/r",
+                                                                          "Rules": [rule]})
+    got = s3.get_bucket_replication(Bucket="lw-rr-src")["ReplicationConfiguration"]["Rules"]
+    assert got == [rule]
