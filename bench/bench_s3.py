@@ -39,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -51,17 +52,18 @@ PREFIX = "bench/"
 PAGE = 1000  # ListObjectsV2 keys per page
 LATENCY_OFF = dict(operation_latency_ms=None, s3_copy_bytes_per_second=None)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+REVISION = "?"
 
 # The interpreter ansible runs the module with: runs the real one, then appends the module
 # process's wall, CPU and peak RSS (ru_maxrss of its only child, KiB on Linux) to $BENCH_PROBE_FILE.
 PROBE = """#!%(python)s
 import json, os, resource, subprocess, sys, time
-started = time.monotonic()
+started, started_at = time.monotonic(), time.time()
 rc = subprocess.call([%(python)r] + sys.argv[1:])
 wall = time.monotonic() - started
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(os.environ["BENCH_PROBE_FILE"], "a") as out:
-    out.write(json.dumps(dict(wall=wall, cpu=usage.ru_utime + usage.ru_stime, maxrss_kib=usage.ru_maxrss)) + "\\n")
+    out.write(json.dumps(dict(started_at=started_at, wall=wall, cpu=usage.ru_utime + usage.ru_stime, maxrss_kib=usage.ru_maxrss)) + "\\n")
 sys.exit(rc)
 """
 
@@ -97,6 +99,44 @@ def cpu_of(pid):
 def children_cpu():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+class Timeline:
+    """world.calls() sampled every `every` seconds while a tool runs: when each operation ran."""
+
+    def __init__(self, world, every=0.25):
+        self.world, self.every, self.samples = world, every, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.samples.append((time.time(), self.world.calls()["by_operation"]))
+            except OSError:
+                pass
+            self.stop.wait(self.every)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def phases(self, start, ops=("s3:ListObjectsV2", "s3:HeadObject", "s3:CopyObject")):
+        """{op: (first seen, last increase)} in seconds since start (to within one sample)."""
+        out = {}
+        for op in ops:
+            seen = [(t, calls.get(op, 0)) for t, calls in self.samples]
+            final = seen[-1][1] if seen else 0
+            if not final:
+                continue
+            first = next(t for t, n in seen if n > 0)
+            last = next(t for t, n in seen if n == final)
+            out[op] = (first - start, last - start, final)
+        return out
 
 
 class Bench:
@@ -190,9 +230,10 @@ class Bench:
                     destination=dict(bucket=pair["dst"], region=DST_REGION), max_concurrency=concurrency)
         self.world.reset_calls()
         cpu0, world0 = children_cpu(), cpu_of(self.world_pid)
-        t0 = time.monotonic()
-        res = run_module("s3_crr_sync", args, env=dict(ANSIBLE_PYTHON_INTERPRETER=self.probe,
-                                                       BENCH_PROBE_FILE=probe_file), timeout=1800)
+        t0, t0_epoch = time.monotonic(), time.time()
+        with Timeline(self.world) as timeline:
+            res = run_module("s3_crr_sync", args, env=dict(ANSIBLE_PYTHON_INTERPRETER=self.probe,
+                                                           BENCH_PROBE_FILE=probe_file), timeout=1800)
         wall = time.monotonic() - t0
         cpu, world_cpu = children_cpu() - cpu0, cpu_of(self.world_pid)
         calls, lists = self.calls()
@@ -201,7 +242,8 @@ class Bench:
         with open(probe_file) as f:
             probe = [json.loads(line) for line in f][-1]
         summary = res["summary"]
-        return dict(label=label, wall=wall, module_process=probe["wall"], module_cpu=probe["cpu"],
+        return dict(label=label, wall=wall, module_process=probe["wall"], module_start=probe["started_at"] - t0_epoch,
+                    phases=timeline.phases(probe["started_at"]), end=probe["wall"], module_cpu=probe["cpu"],
                     maxrss_mib=probe["maxrss_kib"] / 1024.0, elapsed=res["elapsed_seconds"], cpu=cpu,
                     world_cpu=None if world0 is None else world_cpu - world0, calls=calls, lists=lists,
                     copied=summary["copy"]["count"], copied_bytes=summary["copy"]["bytes"],
@@ -215,15 +257,16 @@ class Bench:
         env = ansible_env(self.world.env())  # test credentials, AWS_CONFIG_FILE=/dev/null, ...
         self.world.reset_calls()
         cpu0, world0 = children_cpu(), cpu_of(self.world_pid)
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+        t0, t0_epoch = time.monotonic(), time.time()
+        with Timeline(self.world) as timeline:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
         wall = time.monotonic() - t0
         cpu, world_cpu = children_cpu() - cpu0, cpu_of(self.world_pid)
         calls, lists = self.calls()
         if proc.returncode != 0:
             raise SystemExit("aws s3 sync failed (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:],
                                                                      proc.stderr[-3000:]))
-        return dict(label=label, wall=wall, module_process=None, elapsed=None, cpu=cpu, maxrss_mib=None,
+        return dict(label=label, wall=wall, module_process=None, elapsed=None, phases=timeline.phases(t0_epoch), end=wall, cpu=cpu, maxrss_mib=None,
                     world_cpu=None if world0 is None else world_cpu - world0, calls=calls, lists=lists,
                     copied=calls.get("s3:CopyObject", 0), module_ops=None)
 
@@ -277,7 +320,10 @@ def main():
     different = args.different if args.different is not None else objects // 10
     big_objects = args.big_objects or (10000 if args.quick else 100000)
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    global REVISION
+    REVISION = revision()  # before the runs: the code that ran
     world = World(os.environ["AWS_ENDPOINT_URL"])
+    load_before = os.getloadavg()
 
     rows, reruns, memory, notes = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-s3-") as tmp:
@@ -314,6 +360,8 @@ def main():
             print("  big: wall %.2fs rss %.1f MiB copied %d right: %s" % (big["wall"], big["maxrss_mib"], big["copied"],
                                                                          big["right"]), flush=True)
     world.reset()
+    notes.append("Load average (1/5/15 min) at the start %.2f/%.2f/%.2f, at the end %.2f/%.2f/%.2f: other work shared "
+                 "the 2 cores." % (load_before + os.getloadavg()))
 
     text = report(args, objects, different, rows, reruns, memory, notes)
     print(text)
@@ -335,6 +383,16 @@ def versions(aws):
                                                         (aws_version.stdout or aws_version.stderr).split(" Linux")[0])
 
 
+def revision():
+    """HEAD, and whether the module, its core or the world differed from it when the bench ran."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--short", "--", "plugins", "tests/world"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.split("\n")
+    dirty = [line[3:] for line in dirty if line.strip()]
+    return "commit %s%s" % (head, " with local changes to " + ", ".join(dirty) if dirty else "")
+
+
 def report(args, objects, different, rows, reruns, memory, notes):
     command = "cd /work/main && scripts/in-netns.sh scripts/with-world.sh -- python -m bench.bench_s3" + (
         " " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
@@ -347,7 +405,7 @@ def report(args, objects, different, rows, reruns, memory, notes):
         "Embedded world (tests/world realism on moto), %s, %d cores (shared), Python %s; %s; %s." % (
             platform.machine(), os.cpu_count(), platform.python_version(), datetime.date.today().isoformat(),
             versions(shutil.which("aws") or "aws")),
-        "Reproduce: `%s`" % command,
+        "Reproduce: `%s` (%s)" % (command, REVISION),
         "",
         "Source bucket eu-west-2, destination eu-west-1, both versioned, filled by `World.fill_s3` (seed 1, objects",
         "of 1-100 KB): the destination lacks half of the %s different keys and holds the other half with other" % (
@@ -431,6 +489,16 @@ def report(args, objects, different, rows, reruns, memory, notes):
             lines.append("| %s%s | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f |" % (
                 r["label"], " (rerun)" if r in ours_again else "", r["wall"], r["wall"] - r["module_process"],
                 r["module_process"] - r["elapsed"], r["elapsed"], r["module_cpu"], total / r["elapsed"]))
+    lines += ["", "## When each kind of call ran (world.calls() sampled every 0.25 s)", "",
+              "Seconds from the start of the module process (ours) or of the `aws` process (peer): first call seen .. last",
+              "call seen, and the count. The calls of one kind are spread over that span, not necessarily back to back.", "",
+              "| run | ListObjectsV2 | HeadObject | CopyObject | process ends |", "|---|---|---|---|---|"]
+    for r in rows + reruns:
+        spans = []
+        for op in ("s3:ListObjectsV2", "s3:HeadObject", "s3:CopyObject"):
+            span = r["phases"].get(op)
+            spans.append("%.1f .. %.1f (%d)" % span if span else "-")
+        lines.append("| %s%s | %s | %.1f |" % (r["label"], " (rerun)" if r in reruns else "", " | ".join(spans), r["end"]))
     if memory:
         lines += ["", "## Peak memory of the module process (ru_maxrss)", "",
                   "| objects | sizes | different | peak RSS (MiB) | wall (s) | module elapsed (s) | copied "
