@@ -91,6 +91,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "operation_latency_ms": {},
     # CopyObject / UploadPartCopy also take bytes copied / this rate (null: copies are instant).
     "s3_copy_bytes_per_second": None,
+    # ... and this much more when the source bucket is in another region than the copy's (the
+    # destination's S3 reads the source across regions: a round trip and a first byte there).
+    "s3_cross_region_copy_ms": 0,
 }
 
 _CONFIG_TYPES = {
@@ -108,10 +111,12 @@ _CONFIG_TYPES = {
     "kubeconfig": (str, type(None)),
     "operation_latency_ms": dict,
     "s3_copy_bytes_per_second": (int, float, type(None)),
+    "s3_cross_region_copy_ms": (int, float),
 }
 
 # Same-region S3 as a client in the region sees it (first-byte latencies of small requests; a
-# listing page is 1,000 keys), and server-side copies at ~100 MB/s. Switch it on with
+# listing page is 1,000 keys), server-side copies at ~100 MB/s, and 50 ms more for a copy whose
+# source is in another region (eu-west-1 <-> eu-west-2: a ~10 ms round trip and the source's first byte). Switch it on with
 # World.configure(**S3_LATENCY_MODEL); World.configure(operation_latency_ms=None,
 # s3_copy_bytes_per_second=None) switches it off.
 S3_LATENCY_MODEL: dict[str, Any] = {
@@ -125,6 +130,7 @@ S3_LATENCY_MODEL: dict[str, Any] = {
         "s3:HeadBucket": 15, "s3:GetBucketLocation": 15, "s3:GetBucketVersioning": 15,
     },
     "s3_copy_bytes_per_second": 100_000_000,
+    "s3_cross_region_copy_ms": 50,
 }
 
 STANDBY_REGION = "eu-west-2"
@@ -811,6 +817,18 @@ def _etag(original: property) -> property:
         return cached
 
     return property(etag)
+
+
+def s3_copy_source_region(environ: dict[str, Any]) -> str | None:
+    """The region of a CopyObject / UploadPartCopy request's source bucket (None: no such bucket)."""
+    source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if not source:
+        return None
+    bucket = urllib.parse.unquote(urllib.parse.urlparse(source).path).lstrip("/").partition("/")[0]
+    try:
+        return _s3().get_bucket(bucket).region_name
+    except Exception:  # noqa: BLE001 - no such bucket: moto answers the error
+        return None
 
 
 def s3_copy_source_bytes(environ: dict[str, Any]) -> int:

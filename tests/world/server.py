@@ -78,9 +78,12 @@ class WorldApp:
 
         if call.service == "cloudwatch":
             realism.refresh_lags()
-        rate = config["s3_copy_bytes_per_second"]
-        if rate and call.name in ("s3:CopyObject", "s3:UploadPartCopy"):
-            time.sleep(realism.s3_copy_source_bytes(environ) / float(rate))  # S3 copies take time
+        if call.name in ("s3:CopyObject", "s3:UploadPartCopy"):  # S3 copies take time
+            rate, cross = config["s3_copy_bytes_per_second"], config["s3_cross_region_copy_ms"]
+            if rate:
+                time.sleep(realism.s3_copy_source_bytes(environ) / float(rate))
+            if cross and realism.s3_copy_source_region(environ) not in (None, call.region):
+                time.sleep(cross / 1000.0)
         return self.app(environ, start_response)
 
     def fail(self, environ, start_response, call: AwsCall, status: int, code: str, message: str):

@@ -166,6 +166,15 @@ def test_copies_take_bytes_over_the_copy_rate(world):
     assert timed(s3.copy_object, Bucket="bucket-one", Key="c4", CopySource={"Bucket": "bucket-one", "Key": "c1"}) < 0.3
 
 
+def test_copies_from_another_region_take_longer(world):
+    here, there = bucket(world, "bucket-here", "eu-west-1"), bucket(world, "bucket-there", "eu-west-2")
+    here.put_object(Bucket="bucket-here", Key="k", Body=b"a")
+    there.put_object(Bucket="bucket-there", Key="k", Body=b"a")
+    world.configure(s3_cross_region_copy_ms=400)
+    assert timed(here.copy_object, Bucket="bucket-here", Key="c1", CopySource={"Bucket": "bucket-there", "Key": "k"}) >= 0.39
+    assert timed(here.copy_object, Bucket="bucket-here", Key="c2", CopySource={"Bucket": "bucket-here", "Key": "k"}) < 0.3
+
+
 def test_s3_latency_model_preset(world):
     model = realism.S3_LATENCY_MODEL
     assert model["operation_latency_ms"]["s3:ListObjectsV2"] == 100 and model["s3_copy_bytes_per_second"] == 100_000_000
