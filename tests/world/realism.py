@@ -1093,6 +1093,42 @@ def _get_bucket_replication(self: Any) -> Any:
 
 
 _list_of_moto_modules = None
+_S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def _xml_listing(result: dict[str, Any]) -> bytes:
+    """ListObjectsV2's answer as S3 writes it, from the result moto built. moto's generic serializer
+    takes about 0.5 s of CPU for a 1,000-key page (it parses every LastModified back with dateutil),
+    which made any listing benchmark measure moto; this writes the same XML in a few milliseconds."""
+    from xml.sax.saxutils import escape
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="%s">' % _S3_XMLNS]
+    for name in ("Name", "Prefix", "Delimiter", "MaxKeys", "KeyCount", "IsTruncated", "EncodingType",
+                 "NextContinuationToken", "StartAfter"):
+        if name in result:
+            value = result[name]
+            value = ("true" if value else "false") if isinstance(value, bool) else value
+            out.append("<%s>%s</%s>" % (name, escape(str(value)), name))
+    for item in result.get("Contents", []):
+        out.append("<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>%s</ETag>" % (
+            escape(item["Key"]), item["LastModified"], escape(item["ETag"], {'"': "&quot;"})))
+        out.extend("<ChecksumAlgorithm>%s</ChecksumAlgorithm>" % a for a in item.get("ChecksumAlgorithm") or [])
+        out.append("<Size>%d</Size><StorageClass>%s</StorageClass></Contents>" % (item["Size"], item["StorageClass"]))
+    for folder in result.get("CommonPrefixes", []):
+        out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % escape(folder["Prefix"]))
+    out.append("</ListBucketResult>")
+    return "".join(out).encode("utf-8")
+
+
+def _serialized(original):
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = getattr(action_result, "result", None)
+        if self.data.get("Action") != "ListObjectsV2" or not isinstance(result, dict) or "Contents" not in result:
+            return original(self, action_result)
+        headers = dict(self.response_headers)
+        headers["Content-Type"] = "application/xml"
+        return 200, headers, _xml_listing(result)
+    return serialized
 
 
 def install() -> None:
@@ -1119,6 +1155,7 @@ def install() -> None:
     from moto.s3.responses import S3Response
 
     S3Response.get_bucket_replication = _get_bucket_replication
+    S3Response.serialized = _serialized(S3Response.serialized)
     # moto's dispatcher lists its own package directory (about 180 stat calls) on every request to
     # match the Host header; the answer never changes, so it is read once.
     from moto import backends
