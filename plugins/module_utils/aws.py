@@ -11,12 +11,14 @@ botocore's paginators with the whole listing retried as one call, as amazon.aws 
 
 from __future__ import annotations
 
+import datetime
 import threading
 
 try:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, NoRegionError
+    from botocore.utils import parse_timestamp
 except ImportError:
     Config = None  # AnsibleAWSModule reports the missing botocore
 
@@ -40,6 +42,28 @@ _SESSIONS = {}
 _SESSION_LOCK = threading.Lock()
 
 
+def _timestamp(value):
+    """botocore's response timestamp parser, ISO 8601 with a zone read first by the standard library:
+    botocore's own goes through dateutil, ~90 us a value, a third of the CPU of reading a 1,000-key
+    S3 listing. Anything else (HTTP dates, epoch seconds) goes to botocore's."""
+    if isinstance(value, str) and value[:4].isdigit():
+        try:
+            when = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return when
+    return parse_timestamp(value)
+
+
+def _session(profile):
+    session = boto3.session.Session(profile_name=profile)
+    session._session.get_component("response_parser_factory").set_parser_defaults(  # pylint: disable=protected-access
+        timestamp_parser=_timestamp)
+    enable_placebo(session)
+    return session
+
+
 def _connect(module, service, region, config):
     """AnsibleAWSModule.client()'s connection (its options, endpoint_url, user agent, placebo), on a shared session."""
     default_region, endpoint, params = get_aws_connection_info(module)
@@ -53,8 +77,7 @@ def _connect(module, service, region, config):
         with _SESSION_LOCK:
             session = _SESSIONS.get(profile)
             if session is None:
-                session = _SESSIONS[profile] = boto3.session.Session(profile_name=profile)
-                enable_placebo(session)
+                session = _SESSIONS[profile] = _session(profile)
             return session.client(service, config=merged, region_name=region or default_region,
                                   endpoint_url=endpoint, **params)
     except NoRegionError:

@@ -197,3 +197,14 @@ def test_find_rule():
     assert core.find_rule(config, "b") is b and core.find_rule(config, "c") is None
     assert core.find_rule(config, destination_bucket="two") is b
     assert core.find_rule(dict(Rules=[a])) is a and core.find_rule(config) is None and core.find_rule(None) is None
+
+
+@pytest.mark.parametrize("value", ["2026-12-03T12:00:00.000Z", "2026-12-03T12:00:00Z", "2026-12-03T13:00:00+01:00",
+                                   "Thu, 03 Dec 2026 12:00:00 GMT", "1796299200", 1796299200, "2026-12-03T12:00:00"])
+def test_fast_timestamps_parse_as_botocore_does(value):
+    from botocore.utils import parse_timestamp
+
+    from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import _timestamp
+
+    ours, theirs = _timestamp(value), parse_timestamp(value)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
