@@ -50,7 +50,7 @@ from tests.world.control import World
 SRC_REGION, DST_REGION = "eu-west-2", "eu-west-1"
 PREFIX = "bench/"
 PAGE = 1000  # ListObjectsV2 keys per page
-LATENCY_OFF = dict(operation_latency_ms=None, s3_copy_bytes_per_second=None)
+LATENCY_OFF = dict(operation_latency_ms=None, s3_copy_bytes_per_second=None, s3_cross_region_copy_ms=0)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REVISION = "?"
 
@@ -178,6 +178,7 @@ class Bench:
         if len(changed) != fill["changed_count"]:
             raise SystemExit("fill changed %d objects, not %d" % (len(changed), fill["changed_count"]))
         pair["changed"], pair["missing"] = len(changed), fill["missing_count"]
+        pair["different_bytes"] = sum(size for key, (size, _etag) in src.items() if dst.get(key) != (size, _etag))
         if touch and changed:
             time.sleep(1.1)  # LastModified has whole seconds: the rewrite is strictly newer
             s3 = world.client("s3", SRC_REGION)
@@ -242,7 +243,7 @@ class Bench:
         with open(probe_file) as f:
             probe = [json.loads(line) for line in f][-1]
         summary = res["summary"]
-        return dict(label=label, wall=wall, module_process=probe["wall"], module_start=probe["started_at"] - t0_epoch,
+        return dict(label=label, concurrency=concurrency, wall=wall, module_process=probe["wall"], module_start=probe["started_at"] - t0_epoch,
                     phases=timeline.phases(probe["started_at"]), end=probe["wall"], module_cpu=probe["cpu"],
                     maxrss_mib=probe["maxrss_kib"] / 1024.0, elapsed=res["elapsed_seconds"], cpu=cpu,
                     world_cpu=None if world0 is None else world_cpu - world0, calls=calls, lists=lists,
@@ -266,7 +267,8 @@ class Bench:
         if proc.returncode != 0:
             raise SystemExit("aws s3 sync failed (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:],
                                                                      proc.stderr[-3000:]))
-        return dict(label=label, wall=wall, module_process=None, elapsed=None, phases=timeline.phases(t0_epoch), end=wall, cpu=cpu, maxrss_mib=None,
+        return dict(label=label, concurrency=None, copied_bytes=pair["different_bytes"], wall=wall,
+                    module_process=None, elapsed=None, phases=timeline.phases(t0_epoch), end=wall, cpu=cpu, maxrss_mib=None,
                     world_cpu=None if world0 is None else world_cpu - world0, calls=calls, lists=lists,
                     copied=calls.get("s3:CopyObject", 0), module_ops=None)
 
@@ -289,9 +291,28 @@ def check_lists(run, pair):
 
 
 def modelled_latency(calls):
-    """Seconds of per-call latency the model adds, summed over the calls (before any concurrency)."""
-    model = realism.S3_LATENCY_MODEL["operation_latency_ms"]
-    return sum(model.get(op, 0) * n for op, n in calls.items()) / 1000.0
+    """Seconds of per-call latency the model adds, summed over the calls (before any concurrency);
+    every copy here is cross-region, so CopyObject also takes s3_cross_region_copy_ms (bytes not counted)."""
+    model = realism.S3_LATENCY_MODEL
+    per_call = sum(model["operation_latency_ms"].get(op, 0) * n for op, n in calls.items())
+    return (per_call + model.get("s3_cross_region_copy_ms", 0) * calls.get("s3:CopyObject", 0)) / 1000.0
+
+
+def latency_floor(run, concurrency):
+    """Seconds the latency model alone needs (no CPU anywhere), the tool's order of calls assumed:
+    ours lists both buckets at once, then heads, then copies, `concurrency` at a time; awscli lists
+    the buckets one page after another while it copies, 10 at a time (its default)."""
+    model = realism.S3_LATENCY_MODEL
+    ms = model["operation_latency_ms"]
+    copies = run["calls"].get("s3:CopyObject", 0)
+    copy_ms = ms["s3:CopyObject"] + model.get("s3_cross_region_copy_ms", 0) + (
+        1000.0 * run.get("copied_bytes", 0) / copies / model["s3_copy_bytes_per_second"] if copies and run.get("copied_bytes") else 0)
+    if concurrency is None:
+        listing = sum(run["lists"].values()) * ms["s3:ListObjectsV2"]
+        return max(listing, copies * copy_ms / 10) / 1000.0
+    listing = max(run["lists"].values()) * ms["s3:ListObjectsV2"]
+    heads = math.ceil(run["calls"].get("s3:HeadObject", 0) / concurrency) * ms["s3:HeadObject"]
+    return (listing + heads + math.ceil(copies / concurrency) * copy_ms) / 1000.0
 
 
 def fmt_calls(calls):
@@ -421,19 +442,23 @@ def report(args, objects, different, rows, reruns, memory, notes):
         "Wall = the whole `ansible` / `aws` process, start-up included. Module process = the interpreter ansible",
         "runs (AnsiballZ unpacking, imports, the run). Module elapsed = the module's `elapsed_seconds`. CPU = user+sys",
         "of the tool's processes (ansible's included) / of the world's process (moto, every request). Latency sum =",
-        "the model's per-call latencies summed over the calls, before concurrency. Right = the destination then holds",
-        "every source key with the same size and ETag, nothing else.",
+        "the model's per-call latencies summed over the calls, before concurrency. Latency floor = what the model alone",
+        "would take with no CPU cost anywhere, in the tool's own order (computed, not measured: ours lists both buckets",
+        "at once, then heads, then copies, max_concurrency at a time; awscli lists page after page while copying 10 at a",
+        "time), start-up not included. Right = the destination then holds every source key with the same size and ETag,",
+        "nothing else.",
         "",
         "| run | copied | wall (s) | module process (s) | module elapsed (s) | objects/s (wall) | objects/s (module elapsed) "
-        "| CPU tool / world (s) | latency sum (s) | calls by operation | ListObjectsV2 src/dst | right |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU tool / world (s) | latency sum (s) | latency floor (s) | calls by operation | ListObjectsV2 src/dst | right |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def row(r):
-        return "| %s | %d | %.2f | %s | %s | %s | %s | %s / %s | %.1f | %s | %d / %d%s | %s |" % (
+        return "| %s | %d | %.2f | %s | %s | %s | %s | %s / %s | %.1f | %.1f | %s | %d / %d%s | %s |" % (
             r["label"], r["copied"], r["wall"], num(r["module_process"]), num(r["elapsed"]),
             num(rate(r["copied"], r["wall"]), "%.0f"), num(rate(r["copied"], r["elapsed"]), "%.0f"),
-            num(r["cpu"], "%.1f"), num(r["world_cpu"], "%.1f"), modelled_latency(r["calls"]), fmt_calls(r["calls"]),
+            num(r["cpu"], "%.1f"), num(r["world_cpu"], "%.1f"), modelled_latency(r["calls"]),
+            latency_floor(r, r["concurrency"]), fmt_calls(r["calls"]),
             r["lists"][SRC_REGION], r["lists"][DST_REGION], "" if r["lists_ok"] else " (WRONG)", r["right"])
 
     lines += [row(r) for r in rows]
