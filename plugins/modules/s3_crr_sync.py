@@ -245,6 +245,7 @@ import datetime
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -359,12 +360,11 @@ class _Buckets(Adapter):
                     return None
                 raise
 
-        out = {}
-        for key, answer, exc in run_concurrently(head, keys, self.params["max_concurrency"]):
-            if exc is not None:
-                raise exc
-            out[key] = answer
-        return out
+        # Submitted as the keys come: with a generator over the listings, the HEADs run while the
+        # next pages are still being listed.
+        with ThreadPoolExecutor(max_workers=self.params["max_concurrency"]) as pool:
+            asked = {key: pool.submit(head, key) for key in keys}
+        return {key: answer.result() for key, answer in asked.items()}
 
     def poll(self):
         return {}
@@ -408,7 +408,15 @@ class Sync(_Buckets):
             self.check_kms_key()
         self.destination_kms = core.default_kms(self.s3(self.destination["region"]), self.destination["bucket"])
         self.started = time.monotonic()
-        candidates, deletions = [], []
+        self.candidates, self.deletions = [], []
+        self.source_heads = self.heads(self.source, self.differing())
+        self.destination_heads = self.heads(self.destination, [c[0] for c in self.candidates if self.ask_destination(c)])
+        return {key: dst for key, _src, dst, _verdict in self.candidates}
+
+    def differing(self):
+        """The keys that may need a copy, as the merged listings find them (candidates and deletions kept)."""
+        p = self.params
+        candidates, deletions = self.candidates, self.deletions
         pairs = core.merge(self.listing(self.source, latest=p["delete"], counts=self.listed),
                            self.listing(self.destination, counts=self.listed))
         for key, src, dst in pairs:
@@ -431,10 +439,7 @@ class Sync(_Buckets):
                 self.tallies["kept_newer"].add(key, dst.size, dst.last_modified)
             else:
                 candidates.append((key, src, dst, verdict))
-        self.candidates, self.deletions = candidates, deletions
-        self.source_heads = self.heads(self.source, [c[0] for c in candidates])
-        self.destination_heads = self.heads(self.destination, [c[0] for c in candidates if self.ask_destination(c)])
-        return {key: dst for key, _src, dst, _verdict in candidates}
+                yield key
 
     def ask_destination(self, candidate):
         """Whether the destination's object must be read to tell if it differs.
