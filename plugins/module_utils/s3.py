@@ -274,7 +274,6 @@ class DeleteObject:
     changed: bool = True
     action: str = "delete"
     reason: str = "deleted in the source"
-    size: int = 0
 
     def as_dict(self):
         return dict(name=self.name, action="delete", reason=self.reason, bytes=self.current.size, changed=True)

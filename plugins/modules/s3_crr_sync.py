@@ -384,6 +384,7 @@ class Sync(_Buckets):
                         for name in ("skipped_replicas", "kept_newer")}
         self.unchanged = self.older = 0
         self.listed = {}
+        self.seconds = {}  # per object copied: how long its copy took
         self.started = None
 
     def input_problems(self):
@@ -494,7 +495,6 @@ class Sync(_Buckets):
         client = self.s3(self.destination["region"])
         failures = {}
         copies = [a for a in plan if a.action == "copy"]
-        self.seconds = {}
 
         def copy(action):
             started = time.monotonic()
@@ -539,7 +539,7 @@ class Sync(_Buckets):
                 bytes=a.source.size if a.action == "copy" else a.current.size,
                 before=a.current.view() if a.current else None,
                 after=self.end_state(a, error),
-                seconds=getattr(self, "seconds", {}).get(a.name), error=self.describe_error(error) if error else None))
+                seconds=self.seconds.get(a.name), error=self.describe_error(error) if error else None))
             if error is None:
                 (deleted if a.action == "delete" else copied).add(a.name, results[-1]["bytes"])
         seconds = time.monotonic() - self.started if self.started else 0
