@@ -1,0 +1,1 @@
+"""World realism for elasticache (filled in next; hooked in by realism.EXTENSIONS)."""

@@ -1,0 +1,1 @@
+"""World realism for rds_modify (filled in next; hooked in by realism.EXTENSIONS)."""
