@@ -176,6 +176,8 @@ class WorldState:
             self.promotions.clear()
             self.lags.clear()
             self.forget_dns()
+        if _installed:
+            _extension_hook("forget")
 
     def forget_dns(self) -> None:
         with self.lock:
@@ -333,6 +335,8 @@ def settle() -> None:
         for key in [k for k, deadline in STATE.promotions.items() if deadline <= now]:
             del STATE.promotions[key]
             _complete_promotion(*key)
+        if _installed:
+            _extension_hook("settle")
 
 
 def _create_db_instance_read_replica(original):
@@ -1131,6 +1135,25 @@ def _serialized(original):
     return serialized
 
 
+# --- world code in modules of its own ---------------------------------------------------------
+# Each module named here (tests/world/<name>.py) may define CONFIG (extra config keys -> default),
+# CONFIG_TYPES (key -> type), install() (patch moto, once), settle() (at the start of every
+# request) and forget() (on reset). Keeps this file from growing with every service.
+EXTENSIONS = ("rds_modify", "elasticache")
+
+
+def _extensions() -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(f"{__package__}.{name}") for name in EXTENSIONS]
+
+
+def _extension_hook(hook: str) -> None:
+    for ext in _extensions():
+        if hasattr(ext, hook):
+            getattr(ext, hook)()
+
+
 def install() -> None:
     """Patch moto's classes (idempotent). Must run before the server handles requests."""
     global _installed
@@ -1167,6 +1190,12 @@ def install() -> None:
     FakeKey.etag = _etag(FakeKey.etag)
     S3Backend.list_objects_v2 = _list_objects_v2
     S3Backend.list_object_versions = _list_object_versions
+    for ext in _extensions():
+        DEFAULT_CONFIG.update(getattr(ext, "CONFIG", {}))
+        _CONFIG_TYPES.update(getattr(ext, "CONFIG_TYPES", {}))
+        for key, value in getattr(ext, "CONFIG", {}).items():
+            STATE.config.setdefault(key, copy.deepcopy(value))
+    _extension_hook("install")
     _installed = True
 
 
@@ -1177,3 +1206,4 @@ def reset() -> None:
     with STATE.lock:
         moto_api_backend.reset()
         STATE.reset()
+        _extension_hook("forget")
