@@ -111,7 +111,15 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
         assert d.metadata.generation == generations[d.metadata.name] + 1, d.metadata.name  # one write each: one rollout
     assert report["rpo_estimate_seconds"] == 5.0
-    assert report["achieved_rto_seconds"] > 0
+    assert (report["mode"], report["forced"], report["outcome"], report["resumed"]) == ("ungraceful", False, "succeeded", False)
+    # Achieved RTO ends when the API answered from eu-west-2, before the report; the projection puts
+    # each waiting step at its real time (promotion 600 s): far above what the emulator took.
+    assert 0 < report["achieved_rto_seconds"] <= report["wall_seconds"]
+    assert report["projected_rto_seconds"] >= report["achieved_rto_seconds"] + 600 - 60
+    assert report["changed"] == ["repoint_services", "scale_services", "promote_databases"]
+    assert any(s.startswith("dns: Route 53 had already failed over") for s in report["skipped"]), report["skipped"]
+    assert "playbooks/failover.yml" in report["resume_command"]
+    assert "-e dr_incident_id=%s" % world.incident in report["resume_command"]
     promoted = report["steps"][3]["detail"]["results"]
     assert sorted(r["name"] for r in promoted) == sorted(REPLICAS)
     assert {r["outcome"] for r in promoted} == {"promoted"}
@@ -225,6 +233,23 @@ def test_local_inventory_refuses_to_run_without_the_emulator(world, tmp_path):
     assert proc.returncode != 0
     assert "AWS_ENDPOINT_URL is not set" in proc.stdout
     assert world.calls()["total"] == 0
+
+
+def test_a_planned_failover_is_refused_while_the_primary_is_down(world, tmp_path):
+    world.region_down("eu-west-1")
+    world.reset_calls()
+    proc = _run(world, tmp_path, extra_vars={"dr_failover_mode": "planned"})
+    assert proc.returncode != 0
+    assert "Refusing a planned failover: eu-west-1 is not healthy" in proc.stdout
+    assert mutating(world.calls()) == {} and no_promotion(world)
+
+
+def test_bad_failover_mode_is_named(world, tmp_path):
+    proc = _run(world, tmp_path, extra_vars={"dr_failover_mode": "gentle"})
+    assert proc.returncode != 0
+    # The role's argument spec names it: "value of dr_failover_mode must be one of: ungraceful, planned, got: gentle"
+    assert "dr_failover_mode" in proc.stdout and "got: gentle" in proc.stdout, proc.stdout[-2000:]
+    assert no_promotion(world)
 
 
 def test_bad_input_is_named(world, tmp_path):
