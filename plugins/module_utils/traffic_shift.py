@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The failback's traffic shift, as plain data: which weights each step sets, what "back" means, the gate.
+
+The traffic_shift role moves a name from failover records to weighted records, a step at a time
+(10 -> 50 -> 100 percent to the region returned to), with a health gate after each step, then
+back to failover records with that region as PRIMARY. Everything it decides lives here, pure
+(no calls), so it is tested without an emulator; the role reads Route 53 with route53_failover
+(mode=status) and passes the result in.
+
+Steps are module arguments for route53_failover: ``{"mode": "weighted", "weights": {...}}`` or
+``{"mode": "failback"}`` / ``{"mode": "failover"}`` (failover records with the primary, or the
+standby, as PRIMARY). Each step carries the arguments that put back what was there before it,
+so a failed gate rolls back by sending them.
+"""
+
+from __future__ import annotations
+
+
+def _as_int(value):
+    """An int from a list given on the command line ('10' is 10); anything else is returned as is."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def _is_percent(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
+
+
+def shift_problems(percents, to_region, regions, health_urls):
+    """Problems with the shift asked for, each naming the variable and the value; [] when it is fine.
+
+    percents: percent of the traffic to to_region at each step, rising, ending at 100 (the restore
+    of failover routing follows the last step). regions: the two regions (primary, standby).
+    health_urls: {region: base URL} reaching each region directly (not through the weighted name).
+    """
+    problems = []
+    if to_region not in regions:
+        problems.append("dr_shift_to_region: %r is not one of the two regions (%s)" % (to_region, ", ".join(regions)))
+    if not isinstance(percents, (list, tuple)) or not percents:
+        problems.append("dr_shift_weights: give a list of percentages, for example [10, 50, 100]; got %r" % (percents,))
+        return problems
+    values = [_as_int(p) for p in percents]
+    bad = [p for p in values if not _is_percent(p)]
+    for value in bad:
+        problems.append("dr_shift_weights: %r is not a percentage from 1 to 100" % (value,))
+    if not bad:
+        if any(b <= a for a, b in zip(values, values[1:])):
+            problems.append("dr_shift_weights: %s must rise at every step" % (values,))
+        if values[-1] != 100:
+            problems.append("dr_shift_weights: %s must end at 100 (all the traffic on %s, then failover routing)"
+                            % (values, to_region))
+    if to_region in regions and not (health_urls or {}).get(to_region):
+        problems.append("dr_shift_health_urls: no URL for %s (its /health is asked directly at every gate, "
+                        "not through the weighted name)" % to_region)
+    return problems
+
+
+def weights_at(percent, to_region, other_region):
+    """Route 53 weights for percent of the traffic to to_region (a weight of 0 takes none)."""
+    return {to_region: percent, other_region: 100 - percent}
+
+
+def restore_args(primary_role_region, primary_region):
+    """route53_failover arguments for failover records with primary_role_region as PRIMARY."""
+    return {"mode": "failback" if primary_role_region == primary_region else "failover"}
+
+
+def describe_args(args):
+    """An argument set for people: 'eu-west-1=10, eu-west-2=90' or 'failover routing (failback)'."""
+    if args.get("weights"):
+        return ", ".join("%s=%s" % (r, w) for r, w in sorted(args["weights"].items()))
+    return "failover routing (route53_failover mode=%s)" % args["mode"]
+
+
+def plan_shift(status_result, percents, to_region, primary_region, standby_region):
+    """The shift from the records read (route53_failover mode=status's result).
+
+    Returns {problems, done, reason, start, steps, restore, other_region}. A name already in
+    failover records with to_region PRIMARY is done (a rerun changes nothing). A name already
+    weighted (a run stopped half way) resumes: the steps below its current share are skipped, so
+    traffic is never moved back to the other region on the way.
+    """
+    other = standby_region if to_region == primary_region else primary_region
+    records = status_result.get("records") or {}
+    shape = (status_result.get("status") or {}).get("shape")
+    problems = ["record set %r points at %s, neither region's ALB; the shift starts from records of the two regions"
+                % (set_id, entry.get("target")) for set_id, entry in sorted(records.items()) if entry.get("region") is None]
+    out = dict(problems=problems, done=False, reason=None, start=dict(shape=shape), steps=[],
+               restore=restore_args(to_region, primary_region), other_region=other)
+    if shape not in ("failover", "weighted"):
+        problems.append("the name has %s records; the shift starts from failover or weighted records" % (shape or "no"))
+    if problems:
+        return out
+    if shape == "failover":
+        primary_role = next((e["region"] for e in records.values() if e.get("failover") == "PRIMARY"), None)
+        out["start"]["primary_role_region"] = primary_role
+        if primary_role == to_region:
+            out["done"] = True
+            out["reason"] = ("already failover routing with %s as PRIMARY: nothing to shift" % to_region)
+            return out
+        previous = restore_args(primary_role, primary_region)
+        current = 0
+    else:
+        weights = {}
+        for entry in records.values():
+            weights[entry["region"]] = weights.get(entry["region"], 0) + int(entry.get("weight", 0))
+        out["start"]["weights"] = weights
+        total = sum(weights.values())
+        current = (100.0 * weights.get(to_region, 0) / total) if total else 0
+        previous = {"mode": "weighted", "weights": weights}
+    values = [_as_int(p) for p in percents]
+    for index, percent in enumerate(values, 1):
+        step = dict(step=index, of=len(values), percent=percent, weights=weights_at(percent, to_region, other),
+                    previous=previous, skip=None)
+        if percent < current:
+            step["skip"] = "already past it: %s%% of the traffic goes to %s" % (round(current, 1), to_region)
+            step["previous"] = None
+        else:
+            previous = {"mode": "weighted", "weights": step["weights"]}
+        out["steps"].append(step)
+    return out
+
+
+def _uri_answer(result, base_url):
+    """One ansible.builtin.uri loop result as {url, status, region, error}."""
+    url = result.get("url") or (base_url.rstrip("/") + str(result.get("item", "")))
+    body = result.get("json") if isinstance(result.get("json"), dict) else {}
+    status = result.get("status", -1)
+    error = body.get("error") or (None if status == 200 else (result.get("msg") or "no answer"))
+    return dict(url=url, status=status, region=body.get("region"), error=error)
+
+
+def shift_gate(status_result, uri_results, to_region, base_url=""):
+    """The health gate after a step: {ok, reasons, route53, health}.
+
+    route53: the health checks of to_region's records, as GetHealthCheckStatus reports them
+    (status_result: route53_failover mode=status); each must be healthy. A region whose record
+    has no check has nothing to read here (recorded as such); the /health gate still holds.
+    health: each path asked of to_region directly (uri_results: an ansible.builtin.uri loop's
+    results) must answer 200 with that region.
+    """
+    records = status_result.get("records") or {}
+    health = status_result.get("health") or {}
+    reasons = []
+    checks = {}
+    for set_id, entry in sorted(records.items()):
+        check = entry.get("health_check")
+        if entry.get("region") != to_region or not check:
+            continue
+        seen = health.get(check) or {}
+        checks[check] = seen.get("healthy")
+        if not seen:
+            reasons.append("route53: health check %s of %s's record (%s) is not read" % (check, to_region, set_id))
+        elif seen.get("healthy") is not True:
+            reasons.append("route53: health check %s of %s's record (%s) is unhealthy (%s of %s checkers healthy)"
+                           % (check, to_region, set_id, seen.get("checkers_healthy"), seen.get("checkers")))
+    answers = [_uri_answer(r, base_url) for r in (uri_results or [])]
+    if not answers:
+        reasons.append("health: no path was asked of %s" % to_region)
+    for answer in answers:
+        if answer["status"] != 200:
+            reasons.append("health: GET %s answered %s: %s" % (
+                answer["url"], "HTTP %s" % answer["status"] if answer["status"] not in (-1, None) else "nothing",
+                answer["error"]))
+        elif answer["region"] != to_region:
+            reasons.append("health: GET %s answered from %r, not %s" % (answer["url"], answer["region"], to_region))
+    return dict(ok=not reasons, reasons=reasons,
+                route53=dict(checks=checks, note=None if checks else "no health check on %s's record" % to_region),
+                health=answers)

@@ -1,0 +1,175 @@
+"""traffic_shift core: refusals, the steps from the records in place (start, resume, done), the gate (no emulator)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import route53 as core
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import traffic_shift as shift
+
+EUW1 = "alb-euw1-1.eu-west-1.elb.amazonaws.com"
+EUW2 = "alb-euw2-1.eu-west-2.elb.amazonaws.com"
+NAME = "api.lomashwood.com."
+REGIONS = ["eu-west-1", "eu-west-2"]
+URLS = {"eu-west-1": "http://127.0.0.1:1", "eu-west-2": "http://127.0.0.1:2"}
+
+
+def targets():
+    primary = core.Target("primary", "eu-west-1", "alb-euw1").resolved({"DNSName": EUW1, "CanonicalHostedZoneId": "Z1"})
+    standby = core.Target("standby", "eu-west-2", "alb-euw2").resolved({"DNSName": EUW2, "CanonicalHostedZoneId": "Z2"})
+    return [primary, standby]
+
+
+def cname(set_id, host, **routing):
+    return dict(Name=NAME, Type="CNAME", SetIdentifier=set_id, TTL=60, ResourceRecords=[{"Value": host}], **routing)
+
+
+def status_result(records, health=None):
+    """What route53_failover mode=status returns for these records (built by the module's own code)."""
+    health = health or {}
+    return dict(records=core.view(records, targets()), health=health,
+                status=core.status(records, health, targets(), "eu-west-1"))
+
+
+SEEDED = [cname("eu-west-1", EUW1, Failover="PRIMARY", HealthCheckId="hc1"), cname("eu-west-2", EUW2, Failover="SECONDARY")]
+SWAPPED = [cname("eu-west-1", EUW1, Failover="SECONDARY", HealthCheckId="hc1"), cname("eu-west-2", EUW2, Failover="PRIMARY")]
+
+
+def weighted(w1, w2):
+    return [cname("eu-west-1", EUW1, Weight=w1, HealthCheckId="hc1"), cname("eu-west-2", EUW2, Weight=w2)]
+
+
+def plan(records, percents=(10, 50, 100), to="eu-west-1"):
+    return shift.plan_shift(status_result(records), list(percents), to, "eu-west-1", "eu-west-2")
+
+
+# ---- refusals, before anything is read ----------------------------------------------------------
+
+@pytest.mark.parametrize("percents, to, urls, problem", [
+    ([10, 50, 100], "us-east-1", URLS, "dr_shift_to_region: 'us-east-1' is not one of the two regions (eu-west-1, eu-west-2)"),
+    ([0, 50, 100], "eu-west-1", URLS, "dr_shift_weights: 0 is not a percentage from 1 to 100"),
+    ([10, 256], "eu-west-1", URLS, "dr_shift_weights: 256 is not a percentage from 1 to 100"),
+    ([10, "ten", 100], "eu-west-1", URLS, "dr_shift_weights: 'ten' is not a percentage from 1 to 100"),
+    ([True, 100], "eu-west-1", URLS, "dr_shift_weights: True is not a percentage from 1 to 100"),
+    ([50, 10, 100], "eu-west-1", URLS, "dr_shift_weights: [50, 10, 100] must rise at every step"),
+    ([10, 50], "eu-west-1", URLS, "dr_shift_weights: [10, 50] must end at 100"),
+    ([], "eu-west-1", URLS, "dr_shift_weights: give a list of percentages"),
+    ([10, 50, 100], "eu-west-1", {"eu-west-2": "http://x"}, "dr_shift_health_urls: no URL for eu-west-1"),
+])
+def test_a_bad_shift_is_refused_naming_the_value(percents, to, urls, problem):
+    problems = shift.shift_problems(percents, to, REGIONS, urls)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_a_good_shift_has_no_problems_and_accepts_numbers_given_as_text():
+    assert shift.shift_problems([10, 50, 100], "eu-west-1", REGIONS, URLS) == []
+    assert shift.shift_problems(["10", "50", "100"], "eu-west-2", REGIONS, URLS) == []
+    assert shift.shift_problems([100], "eu-west-1", REGIONS, URLS) == []
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+
+def test_from_failover_records_each_step_rolls_back_to_the_one_before():
+    out = plan(SWAPPED)
+    assert out["problems"] == [] and out["done"] is False
+    assert out["start"] == {"shape": "failover", "primary_role_region": "eu-west-2"}
+    assert [(s["percent"], s["weights"], s["previous"], s["skip"]) for s in out["steps"]] == [
+        (10, {"eu-west-1": 10, "eu-west-2": 90}, {"mode": "failover"}, None),  # back to eu-west-2 PRIMARY
+        (50, {"eu-west-1": 50, "eu-west-2": 50}, {"mode": "weighted", "weights": {"eu-west-1": 10, "eu-west-2": 90}}, None),
+        (100, {"eu-west-1": 100, "eu-west-2": 0}, {"mode": "weighted", "weights": {"eu-west-1": 50, "eu-west-2": 50}}, None),
+    ]
+    assert out["restore"] == {"mode": "failback"} and out["other_region"] == "eu-west-2"
+    assert [(s["step"], s["of"]) for s in out["steps"]] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_shifting_to_the_standby_restores_it_as_primary():
+    out = plan(SEEDED, to="eu-west-2")
+    assert out["steps"][0]["weights"] == {"eu-west-2": 10, "eu-west-1": 90}
+    assert out["steps"][0]["previous"] == {"mode": "failback"}  # the start: eu-west-1 PRIMARY
+    assert out["restore"] == {"mode": "failover"}
+
+
+def test_already_failover_routing_to_the_region_is_done():
+    out = plan(SEEDED)
+    assert out["done"] is True and out["steps"] == [] and "eu-west-1 as PRIMARY" in out["reason"]
+
+
+@pytest.mark.parametrize("w1, w2, skipped, first_previous", [
+    (10, 90, [], {"eu-west-1": 10, "eu-west-2": 90}),  # rolled back to 10: step 1 again, no change
+    (50, 50, [1], {"eu-west-1": 50, "eu-west-2": 50}),
+    (20, 80, [1], {"eu-west-1": 20, "eu-west-2": 80}),  # weights set by hand: never back below them
+    (100, 0, [1, 2], {"eu-west-1": 100, "eu-west-2": 0}),
+])
+def test_weighted_records_resume_without_moving_traffic_back(w1, w2, skipped, first_previous):
+    out = plan(weighted(w1, w2))
+    assert out["start"] == {"shape": "weighted", "weights": {"eu-west-1": w1, "eu-west-2": w2}}
+    assert [s["step"] for s in out["steps"] if s["skip"]] == skipped
+    first = next(s for s in out["steps"] if not s["skip"])
+    assert first["previous"] == {"mode": "weighted", "weights": first_previous}
+
+
+@pytest.mark.parametrize("records, problem", [
+    ([], "the name has none records"),
+    ([cname("(simple)", EUW1)], "the name has simple records"),
+    (SWAPPED + [cname("manual", "maintenance.example.org", Failover="PRIMARY")], "record set 'manual' points at maintenance.example.org"),
+])
+def test_records_the_shift_cannot_start_from_are_refused(records, problem):
+    records = [dict(r) for r in records]
+    for r in records:
+        if r["SetIdentifier"] == "(simple)":
+            del r["SetIdentifier"]
+    out = plan(records)
+    assert any(p.startswith(problem) for p in out["problems"]), out["problems"]
+
+
+def test_describe():
+    assert shift.describe_args({"mode": "weighted", "weights": {"eu-west-2": 90, "eu-west-1": 10}}) == "eu-west-1=10, eu-west-2=90"
+    assert shift.describe_args({"mode": "failback"}) == "failover routing (route53_failover mode=failback)"
+
+
+# ---- the gate ------------------------------------------------------------------------------------
+
+HEALTHY = {"hc1": {"id": "hc1", "healthy": True, "checkers": 3, "checkers_healthy": 3}}
+UNHEALTHY = {"hc1": {"id": "hc1", "healthy": False, "checkers": 3, "checkers_healthy": 0}}
+
+
+def answer(status=200, region="eu-west-1", path="/health", **extra):
+    result = dict(item=path, status=status, url="http://127.0.0.1:1" + path, **extra)
+    if region is not None:
+        result["json"] = {"region": region, "status": "ok"} if status == 200 else {"region": region, "error": "api-gateway has 0 ready pods"}
+    return result
+
+
+def gate(health, answers, records=None, to="eu-west-1"):
+    return shift.shift_gate(status_result(records or weighted(10, 90), health), answers, to, "http://127.0.0.1:1")
+
+
+def test_the_gate_passes_when_route53_and_the_region_agree():
+    out = gate(HEALTHY, [answer()])
+    assert out["ok"] is True and out["reasons"] == []
+    assert out["route53"]["checks"] == {"hc1": True}
+    assert out["health"] == [{"url": "http://127.0.0.1:1/health", "status": 200, "region": "eu-west-1", "error": None}]
+
+
+@pytest.mark.parametrize("health, answers, reason", [
+    (UNHEALTHY, [answer()], "route53: health check hc1 of eu-west-1's record (eu-west-1) is unhealthy (0 of 3 checkers healthy)"),
+    ({}, [answer()], "route53: health check hc1 of eu-west-1's record (eu-west-1) is not read"),
+    (HEALTHY, [answer(503)], "health: GET http://127.0.0.1:1/health answered HTTP 503: api-gateway has 0 ready pods"),
+    (HEALTHY, [answer(region="eu-west-2")], "health: GET http://127.0.0.1:1/health answered from 'eu-west-2', not eu-west-1"),
+    (HEALTHY, [dict(item="/health", status=-1, msg="Connection failure: Remote end closed connection")],
+     "health: GET http://127.0.0.1:1/health answered nothing: Connection failure: Remote end closed connection"),
+    (HEALTHY, [], "health: no path was asked of eu-west-1"),
+])
+def test_the_gate_fails_naming_the_gate_and_why(health, answers, reason):
+    out = gate(health, answers)
+    assert out["ok"] is False and reason in out["reasons"], out["reasons"]
+
+
+def test_a_region_whose_record_has_no_check_is_gated_by_its_health_alone():
+    out = gate({}, [answer(region="eu-west-2")], to="eu-west-2", records=weighted(90, 10))
+    assert out["ok"] is True and out["route53"] == {"checks": {}, "note": "no health check on eu-west-2's record"}
+
+
+def test_every_path_is_gated():
+    out = gate(HEALTHY, [answer(), answer(503, path="/v1/auth/health")])
+    assert out["ok"] is False and len(out["reasons"]) == 1 and "/v1/auth/health answered HTTP 503" in out["reasons"][0]
