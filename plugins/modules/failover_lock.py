@@ -11,10 +11,24 @@ short_description: Take or release the lock that keeps a second failover from st
 version_added: 0.1.0
 description:
   - Keeps one record, an SSM parameter in the standby region, that names who is running a
-    failover or failback. Taking it is atomic (create only if absent), so of two runs started at
-    once exactly one wins; the other is refused and told who holds the lock.
-  - The same I(holder) asking again is a resumed run and keeps the lock (no change).
+    failover or failback: the I(holder) (the run), its I(owner), its I(reason), when it started and
+    when it expires (I(ttl_seconds) after it was taken). Taking it is atomic (create only if
+    absent), so of two runs started at once exactly one wins; the other is refused and told who
+    holds the lock.
+  - The same I(holder) asking again is a resumed run and keeps the lock (no change); if its own
+    lock has expired meanwhile, it is renewed.
+  - Another holder's live (unexpired) lock is always refused, whatever the options, naming its
+    holder, owner, reason, start and expiry. Only the holder releases its lock.
+  - A stale (expired) lock of another holder is broken only on purpose, with I(break_stale=true);
+    the result's RV(broken) then names the old holder for the report. Breaking is atomic too: a
+    create-only token parameter named after the stale record lets one run break it, and the
+    record is read again before it is replaced.
   - Lives in the standby region on purpose, so it works while the primary region is down.
+  - Changed in 0.2.0 - I(force) no longer takes over or releases another holder's lock; it is
+    accepted and ignored, with a warning (use I(break_stale) for a dead run's expired lock).
+    I(purpose) is now I(reason) (the old name still works). The action C(takeover) is gone; the
+    record's C(acquired_at) is now C(started). Records written before 0.2.0 expire
+    C(ttl_seconds)' default after they were taken.
 author:
   - Lomash Wood platform team (@lomashwood)
 options:
@@ -32,11 +46,31 @@ options:
       - Who holds the lock, for example C(failover:INC-2041). A rerun with the same holder resumes.
     type: str
     required: true
-  purpose:
+  owner:
+    description:
+      - The person or identity running it (for example the caller's ARN), shown to anyone refused.
+      - Defaults to the local user name on the controller.
+    type: str
+  reason:
     description: Free text kept with the lock, shown to anyone who is refused.
     type: str
+    aliases: [purpose]
+  ttl_seconds:
+    description:
+      - How long the lock stays live after it is taken (or renewed). After that it is stale and
+        another run may break it with I(break_stale).
+    type: int
+    default: 14400
+  break_stale:
+    description:
+      - Take (C(state=present)) or clear (C(state=absent)) another holder's lock if, and only if, it
+        has expired. A live lock is refused whatever this says.
+    type: bool
+    default: false
   force:
-    description: Take or release the lock even though another holder has it (a run that died).
+    description:
+      - Deprecated, ignored (with a warning when true). It used to take over or release another
+        holder's lock; a live lock is now never taken over, and a stale one needs I(break_stale).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -51,7 +85,22 @@ EXAMPLES = r"""
   lomashwood.multiregion.failover_lock:
     region: eu-west-2
     holder: "failover:{{ incident_id }}"
-    purpose: Region outage in eu-west-1
+    owner: "{{ caller.arn }}"
+    reason: Region outage in eu-west-1
+    ttl_seconds: 14400
+
+- name: Take it even though a dead run left an expired lock (on purpose)
+  lomashwood.multiregion.failover_lock:
+    region: eu-west-2
+    holder: "failover:{{ incident_id }}"
+    reason: Region outage in eu-west-1
+    break_stale: true
+  register: lock
+
+- name: Show whose lock was broken
+  ansible.builtin.debug:
+    msg: "Broke the stale lock of {{ lock.broken.holder }} ({{ lock.broken.owner }}), expired {{ lock.broken.expires_at }}"
+  when: lock.broken
 
 - name: Release it when the failover is done
   lomashwood.multiregion.failover_lock:
@@ -65,56 +114,103 @@ lock:
   description: The lock record after the run (empty when released).
   returned: always
   type: dict
-  sample: {"holder": "failover:INC-2041", "acquired_at": "2026-11-26T04:10:00Z", "purpose": "eu-west-1 outage"}
+  sample: {"holder": "failover:INC-2041", "owner": "arn:aws:iam::123456789012:user/alice", "reason": "eu-west-1 outage",
+           "started": "2026-11-26T04:10:00Z", "expires_at": "2026-11-26T08:10:00Z", "ttl_seconds": 14400}
 previous:
   description: The lock record before the run, if there was one.
   returned: always
   type: dict
+broken:
+  description: The old holder whose stale lock this run broke (C(action=break_stale)); empty otherwise.
+  returned: always
+  type: dict
+  sample: {"holder": "failover:INC-2040", "owner": "bob", "reason": "drill", "started": "2026-11-25T20:00:00Z",
+           "expires_at": "2026-11-26T00:00:00Z", "expired": true, "expired_seconds_ago": 15000}
 action:
-  description: C(acquire), C(takeover), C(release) or C(none).
+  description: C(acquire), C(renew) (the holder's own expired lock), C(break_stale), C(release) or C(none).
   returned: always
   type: str
+api_calls:
+  description: SSM calls made, by operation.
+  returned: always
+  type: dict
+  sample: {"GetParameter": 1, "PutParameter": 1}
 """
 
+import getpass
+import hashlib
 import json
 from datetime import datetime, timezone
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import RETRY
-from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError
-from ansible_collections.lomashwood.multiregion.plugins.module_utils.lock import decide, parse_record
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import ApiCallCounter, BatchError
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.lock import (
+    broken_record, decide, new_record, parse_record)
 
 
 def read_lock(ssm, name):
+    """(raw value, record), or (None, None) when there is no lock."""
     try:
-        return parse_record(ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"])
+        value = ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]
     except is_boto3_error_code("ParameterNotFound"):
-        return None
+        return None, None
+    return value, parse_record(value)
 
 
-def run(module, ssm):
+def replace_stale(ssm, name, stale_value, value):
+    """Replace the stale record stale_value by value, or raise BatchError if another run got there first.
+
+    SSM has no compare-and-set, so the break is made atomic by a create-only token named after the
+    stale record: of the runs breaking the same record, one creates it. The winner reads the lock
+    again (a slow run may find it already replaced), writes, and deletes the token.
+    """
+    token = "%s-breaking-%s" % (name, hashlib.sha256(stale_value.encode()).hexdigest()[:16])
+    try:
+        ssm.put_parameter(aws_retry=True, Name=token, Value="breaking", Type="String", Overwrite=False)
+    except is_boto3_error_code("ParameterAlreadyExists"):
+        raise BatchError(["another run is breaking the same stale failover lock; not taking it"])
+    try:
+        now_value, now_record = read_lock(ssm, name)
+        if now_value != stale_value:
+            raise BatchError(["the failover lock changed while it was being broken; now held by %r"
+                              % (now_record or {}).get("holder")])
+        if value is None:
+            ssm.delete_parameter(aws_retry=True, Name=name)
+        else:
+            ssm.put_parameter(aws_retry=True, Name=name, Value=value, Type="String", Overwrite=True)
+    finally:
+        ssm.delete_parameter(aws_retry=True, Name=token)
+
+
+def run(module, ssm, now):
     p = module.params
-    current = read_lock(ssm, p["name"])
-    action = decide(p["state"], current, p["holder"], p["force"])
-    record = {"holder": p["holder"], "purpose": p["purpose"] or "",
-              "acquired_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    current_value, current = read_lock(ssm, p["name"])
+    action = decide(p["state"], current, p["holder"], now, p["break_stale"])
+    if action == "renew":  # the same run: it keeps its start time
+        record = new_record(p["holder"], current.get("owner") or p["owner"], current.get("reason") or p["reason"],
+                            p["ttl_seconds"], now, started=current.get("started"))
+    else:
+        record = new_record(p["holder"], p["owner"], p["reason"], p["ttl_seconds"], now)
     after = {} if p["state"] == "absent" else (current if action is None else record)
+    broken = broken_record(current, now) if action == "break_stale" else {}
     result = dict(changed=action is not None, action=action or "none", previous=current or {}, lock=after,
-                  diff=dict(before=current or {}, after=after))
+                  broken=broken, diff=dict(before=current or {}, after=after))
     if module.check_mode or action is None:
         return result
     if action == "release":
         ssm.delete_parameter(aws_retry=True, Name=p["name"])
-        return result
-    try:
-        # Overwrite=False is the atomic part: of two runs only one creates the parameter.
-        ssm.put_parameter(aws_retry=True, Name=p["name"], Value=json.dumps(record), Type="String",
-                          Overwrite=action == "takeover")
-    except is_boto3_error_code("ParameterAlreadyExists"):
-        winner = read_lock(ssm, p["name"]) or {}
-        raise BatchError(["lost the race for the failover lock to %r" % winner.get("holder")])
+    elif action == "acquire":
+        try:
+            # Overwrite=False is the atomic part: of two runs only one creates the parameter.
+            ssm.put_parameter(aws_retry=True, Name=p["name"], Value=json.dumps(record), Type="String", Overwrite=False)
+        except is_boto3_error_code("ParameterAlreadyExists"):
+            _value, winner = read_lock(ssm, p["name"])
+            raise BatchError(["lost the race for the failover lock to %r" % (winner or {}).get("holder")])
+    else:  # renew, break_stale: replace a stale record, once
+        replace_stale(ssm, p["name"], current_value, None if p["state"] == "absent" else json.dumps(record))
     return result
 
 
@@ -124,21 +220,33 @@ def main():
             name=dict(type="str", default="/lomashwood/multiregion/failover-lock"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             holder=dict(type="str", required=True),
-            purpose=dict(type="str"),
+            owner=dict(type="str"),
+            reason=dict(type="str", aliases=["purpose"]),
+            ttl_seconds=dict(type="int", default=14400),
+            break_stale=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    if not module.params["holder"].strip():
+    p = module.params
+    if not p["holder"].strip():
         module.fail_json(msg="holder must not be empty")
-    ssm = module.client("ssm", retry_decorator=RETRY)
+    if p["ttl_seconds"] <= 0:
+        module.fail_json(msg="ttl_seconds must be more than 0, got %s" % p["ttl_seconds"])
+    if p["force"]:
+        module.warn("failover_lock: force is ignored since 0.2.0; a live lock is never taken over, "
+                    "and a stale one is broken only with break_stale: true")
+    if p["owner"] is None:
+        p["owner"] = getpass.getuser()
+    counter = ApiCallCounter()
+    ssm = aws.client(module, "ssm", counter)
     try:
-        result = run(module, ssm)
+        result = run(module, ssm, datetime.now(timezone.utc))
     except BatchError as exc:
-        module.fail_json(msg="Refusing: %s" % exc)
+        module.fail_json(msg="Refusing: %s" % exc, api_calls=counter.as_dict())
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json_aws(exc, msg="Failed to manage the failover lock %s" % module.params["name"])
-    module.exit_json(**result)
+        module.fail_json_aws(exc, msg="Failed to manage the failover lock %s" % p["name"], api_calls=counter.as_dict())
+    module.exit_json(api_calls=counter.as_dict(), **result)
 
 
 if __name__ == "__main__":

@@ -2,41 +2,75 @@
 
 from __future__ import annotations
 
-from .runner import run_module
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+from .runner import mutating, run_module
 
 LOCK = {"region": "eu-west-2", "name": "/lomashwood/test/lock"}
 
 
+def ssm(world):
+    return world.client("ssm", "eu-west-2")
+
+
 def held(world):
-    ssm = world.client("ssm", "eu-west-2")
     try:
-        return ssm.get_parameter(Name=LOCK["name"])["Parameter"]["Value"]
-    except ssm.exceptions.ParameterNotFound:
+        return json.loads(ssm(world).get_parameter(Name=LOCK["name"])["Parameter"]["Value"])
+    except ssm(world).exceptions.ParameterNotFound:
         return None
+
+
+def plant(world, record):
+    """A lock left by another run, written the way the module writes it."""
+    value = json.dumps(record)
+    ssm(world).put_parameter(Name=LOCK["name"], Value=value, Type="String", Overwrite=True)
+    world.reset_calls()
+    return value
+
+
+def stamp(delta_seconds):
+    return (datetime.now(timezone.utc) + timedelta(seconds=delta_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+DEAD_RUN = {"holder": "failover:INC-0", "owner": "bob", "reason": "drill that crashed",
+            "started": stamp(-6 * 3600), "expires_at": stamp(-2 * 3600), "ttl_seconds": 14400}
+LIVE_RUN = dict(DEAD_RUN, reason="eu-west-1 outage", started=stamp(-600), expires_at=stamp(3600))
 
 
 def test_check_take_resume_refuse_release(world):
     # check mode: would take it, takes nothing
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1"), check=True)
     assert (res["failed"], res["changed"], res["action"]) == (False, True, "acquire")
-    assert held(world) is None
+    assert held(world) is None and mutating(world.calls()) == {}
 
-    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", purpose="eu-west-1 outage"))
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", owner="alice", reason="eu-west-1 outage",
+                                           ttl_seconds=600))
     assert (res["failed"], res["changed"], res["action"]) == (False, True, "acquire")
-    assert '"holder": "failover:INC-1"' in held(world)
+    lock = held(world)
+    assert (lock["holder"], lock["owner"], lock["reason"], lock["ttl_seconds"]) == (
+        "failover:INC-1", "alice", "eu-west-1 outage", 600)
+    started = datetime.strptime(lock["started"], "%Y-%m-%dT%H:%M:%SZ")
+    assert datetime.strptime(lock["expires_at"], "%Y-%m-%dT%H:%M:%SZ") - started == timedelta(seconds=600)
+    assert res["lock"] == lock and res["api_calls"] == {"GetParameter": 1, "PutParameter": 1}
 
-    # the same holder again is a resumed run: no change
+    # the same holder again is a resumed run: no change, no write
+    world.reset_calls()
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1"))
-    assert (res["failed"], res["changed"]) == (False, False)
+    assert (res["failed"], res["changed"], res["action"]) == (False, False, "none")
+    assert mutating(world.calls()) == {}
 
-    # anyone else is refused and told who holds it; the lock is untouched
-    res = run_module("failover_lock", dict(LOCK, holder="failback:INC-2"))
-    assert res["failed"] is True
-    assert "held by 'failover:INC-1'" in res["msg"] and "eu-west-1 outage" in res["msg"]
-    assert '"holder": "failover:INC-1"' in held(world)
+    # anyone else is refused and told who holds it, whatever the options; the lock is untouched
+    for options in ({}, {"break_stale": True}, {"force": True, "break_stale": True}):
+        res = run_module("failover_lock", dict(LOCK, holder="failback:INC-2", **options))
+        assert res["failed"] is True
+        assert "held by 'failover:INC-1' (owner alice; reason: eu-west-1 outage)" in res["msg"]
+        assert "live until " + lock["expires_at"] in res["msg"] and "never taken over" in res["msg"]
+        assert held(world) == lock
 
-    res = run_module("failover_lock", dict(LOCK, holder="failback:INC-2", state="absent"))
-    assert res["failed"] is True and "not releasing" in res["msg"]
+    res = run_module("failover_lock", dict(LOCK, holder="failback:INC-2", state="absent", break_stale=True))
+    assert res["failed"] is True and "not releasing" in res["msg"] and held(world) == lock
 
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", state="absent"))
     assert (res["failed"], res["changed"], res["action"]) == (False, True, "release")
@@ -46,15 +80,84 @@ def test_check_take_resume_refuse_release(world):
     assert (res["failed"], res["changed"]) == (False, False)
 
 
-def test_force_takes_over_a_dead_runs_lock(world):
-    run_module("failover_lock", dict(LOCK, holder="failover:INC-1"))
+def test_force_no_longer_takes_over_and_says_so(world):
+    plant(world, LIVE_RUN)
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", force=True))
-    assert (res["failed"], res["changed"], res["action"]) == (False, True, "takeover")
-    assert res["previous"]["holder"] == "failover:INC-1"
-    assert '"holder": "failover:INC-9"' in held(world)
+    assert res["failed"] is True and "held by 'failover:INC-0' (owner bob" in res["msg"]
+    assert "force is ignored" in res["_stdout"]
+    assert held(world) == LIVE_RUN and mutating(world.calls()) == {}
 
 
-def test_empty_holder_is_refused(world):
+def test_a_stale_lock_is_broken_only_on_purpose(world):
+    plant(world, DEAD_RUN)
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", reason="outage"))
+    assert res["failed"] is True
+    assert "held by 'failover:INC-0'" in res["msg"] and "stale: expired at " + DEAD_RUN["expires_at"] in res["msg"]
+    assert "break_stale: true" in res["msg"] and held(world) == DEAD_RUN
+
+    # check mode shows what would be broken and writes nothing
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", reason="outage", break_stale=True),
+                     check=True, diff=True)
+    assert (res["failed"], res["changed"], res["action"]) == (False, True, "break_stale")
+    assert res["broken"]["holder"] == "failover:INC-0" and res["lock"]["holder"] == "failover:INC-9"
+    # --diff shows the old holder going and the new one coming
+    assert "-    holder: failover:INC-0" in res["_stdout"] and "+    holder: failover:INC-9" in res["_stdout"]
+    assert held(world) == DEAD_RUN and mutating(world.calls()) == {}
+
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", reason="outage", break_stale=True))
+    assert (res["failed"], res["changed"], res["action"]) == (False, True, "break_stale")
+    broken = res["broken"]
+    assert {k: broken[k] for k in ("holder", "owner", "reason", "started", "expires_at", "expired")} == {
+        "holder": "failover:INC-0", "owner": "bob", "reason": "drill that crashed", "started": DEAD_RUN["started"],
+        "expires_at": DEAD_RUN["expires_at"], "expired": True}
+    assert 7190 <= broken["expired_seconds_ago"] <= 7300
+    assert held(world)["holder"] == "failover:INC-9" and held(world)["reason"] == "outage"
+    # the break token is cleaned up
+    assert ssm(world).get_parameters_by_path(Path="/lomashwood/test", Recursive=True)["Parameters"][0]["Name"] == LOCK["name"]
+    assert len(ssm(world).get_parameters_by_path(Path="/lomashwood/test", Recursive=True)["Parameters"]) == 1
+
+    # a rerun of the breaker is now a resumed run
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", break_stale=True))
+    assert (res["failed"], res["changed"], res["broken"]) == (False, False, {})
+
+
+def test_two_runs_breaking_the_same_stale_lock_one_wins(world):
+    value = plant(world, DEAD_RUN)
+    # another run is half-way through breaking this very record: it holds the token
+    token = "%s-breaking-%s" % (LOCK["name"], hashlib.sha256(value.encode()).hexdigest()[:16])
+    ssm(world).put_parameter(Name=token, Value="breaking", Type="String")
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", break_stale=True))
+    assert res["failed"] is True and "another run is breaking the same stale failover lock" in res["msg"]
+    assert held(world) == DEAD_RUN
+
+
+def test_a_stale_lock_of_another_is_cleared_only_on_purpose(world):
+    plant(world, DEAD_RUN)
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", state="absent"))
+    assert res["failed"] is True and "break_stale: true" in res["msg"] and held(world) == DEAD_RUN
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", state="absent", break_stale=True))
+    assert (res["failed"], res["changed"], res["action"], res["lock"]) == (False, True, "break_stale", {})
+    assert res["broken"]["holder"] == "failover:INC-0" and held(world) is None
+
+
+def test_a_resumed_run_renews_its_own_expired_lock(world):
+    plant(world, DEAD_RUN)
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-0", ttl_seconds=600))
+    assert (res["failed"], res["changed"], res["action"], res["broken"]) == (False, True, "renew", {})
+    lock = held(world)
+    assert (lock["started"], lock["owner"], lock["reason"]) == (DEAD_RUN["started"], "bob", "drill that crashed")
+    assert lock["expires_at"] > stamp(500)
+
+
+def test_a_lock_written_before_expiry_existed_is_still_honoured(world):
+    plant(world, {"holder": "failover:INC-OLD", "acquired_at": stamp(-60), "purpose": "old run"})
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-9", break_stale=True))
+    assert res["failed"] is True and "held by 'failover:INC-OLD' (owner unknown; reason: old run)" in res["msg"]
+
+
+def test_bad_input_is_refused(world):
     res = run_module("failover_lock", dict(LOCK, holder="  "))
     assert res["failed"] is True and "holder must not be empty" in res["msg"]
-    assert held(world) is None
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", ttl_seconds=0))
+    assert res["failed"] is True and "ttl_seconds must be more than 0" in res["msg"]
+    assert held(world) is None and mutating(world.calls()) == {}
