@@ -1139,7 +1139,7 @@ def _serialized(original):
 # Each module named here (tests/world/<name>.py) may define CONFIG (extra config keys -> default),
 # CONFIG_TYPES (key -> type), install() (patch moto, once), settle() (at the start of every
 # request) and forget() (on reset). Keeps this file from growing with every service.
-EXTENSIONS = ("rds_modify", "elasticache")
+EXTENSIONS = ("rds_modify", "elasticache", "rds_replicas")
 
 
 def _extensions() -> list[Any]:
