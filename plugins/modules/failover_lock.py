@@ -130,6 +130,10 @@ action:
   description: C(acquire), C(renew) (the holder's own expired lock), C(break_stale), C(release) or C(none).
   returned: always
   type: str
+resumed:
+  description: Whether this run already held the lock (the same I(holder): a resumed run).
+  returned: always
+  type: bool
 api_calls:
   description: SSM calls made, by operation.
   returned: always
@@ -196,8 +200,9 @@ def run(module, ssm, now):
         record = new_record(p["holder"], p["owner"], p["reason"], p["ttl_seconds"], now)
     after = {} if p["state"] == "absent" else (current if action is None else record)
     broken = broken_record(current, now) if action == "break_stale" else {}
+    resumed = p["state"] == "present" and current is not None and action in (None, "renew")
     result = dict(changed=action is not None, action=action or "none", previous=current or {}, lock=after,
-                  broken=broken, diff=dict(before=current or {}, after=after))
+                  broken=broken, resumed=resumed, diff=dict(before=current or {}, after=after))
     if module.check_mode or action is None:
         return result
     if action == "release":

@@ -53,12 +53,12 @@ def test_check_take_resume_refuse_release(world):
         "failover:INC-1", "alice", "eu-west-1 outage", 600)
     started = datetime.strptime(lock["started"], "%Y-%m-%dT%H:%M:%SZ")
     assert datetime.strptime(lock["expires_at"], "%Y-%m-%dT%H:%M:%SZ") - started == timedelta(seconds=600)
-    assert res["lock"] == lock and res["api_calls"] == {"GetParameter": 1, "PutParameter": 1}
+    assert res["lock"] == lock and res["resumed"] is False and res["api_calls"] == {"GetParameter": 1, "PutParameter": 1}
 
     # the same holder again is a resumed run: no change, no write
     world.reset_calls()
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1"))
-    assert (res["failed"], res["changed"], res["action"]) == (False, False, "none")
+    assert (res["failed"], res["changed"], res["action"], res["resumed"]) == (False, False, "none", True)
     assert mutating(world.calls()) == {}
 
     # anyone else is refused and told who holds it, whatever the options; the lock is untouched
@@ -144,6 +144,7 @@ def test_a_resumed_run_renews_its_own_expired_lock(world):
     plant(world, DEAD_RUN)
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-0", ttl_seconds=600))
     assert (res["failed"], res["changed"], res["action"], res["broken"]) == (False, True, "renew", {})
+    assert res["resumed"] is True
     lock = held(world)
     assert (lock["started"], lock["owner"], lock["reason"]) == (DEAD_RUN["started"], "bob", "drill that crashed")
     assert lock["expires_at"] > stamp(500)
