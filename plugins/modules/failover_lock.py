@@ -11,7 +11,7 @@ short_description: Take or release the lock that keeps a second failover from st
 version_added: 0.1.0
 description:
   - Keeps one record, an SSM parameter in the standby region, that names who is running a
-    failover or failback: the I(holder) (the run), its I(owner), its I(reason), when it started and
+    failover or failback - the I(holder) (the run), its I(owner), its I(reason), when it started and
     when it expires (I(ttl_seconds) after it was taken). Taking it is atomic (create only if
     absent), so of two runs started at once exactly one wins; the other is refused and told who
     holds the lock.
@@ -20,15 +20,15 @@ description:
   - Another holder's live (unexpired) lock is always refused, whatever the options, naming its
     holder, owner, reason, start and expiry. Only the holder releases its lock.
   - A stale (expired) lock of another holder is broken only on purpose, with I(break_stale=true);
-    the result's RV(broken) then names the old holder for the report. Breaking is atomic too: a
+    the result's RV(broken) then names the old holder for the report. Breaking is atomic too - a
     create-only token parameter named after the stale record lets one run break it, and the
     record is read again before it is replaced.
   - Lives in the standby region on purpose, so it works while the primary region is down.
-  - Changed in 0.2.0 - I(force) no longer takes over or releases another holder's lock; it is
+  - Changed since 0.1.0 - I(force) no longer takes over or releases another holder's lock; it is
     accepted and ignored, with a warning (use I(break_stale) for a dead run's expired lock).
     I(purpose) is now I(reason) (the old name still works). The action C(takeover) is gone; the
-    record's C(acquired_at) is now C(started). Records written before 0.2.0 expire
-    C(ttl_seconds)' default after they were taken.
+    record's C(acquired_at) is now C(started). A record written by 0.1.0 (no expiry) expires 4 hours
+    after it was taken; one without a readable start time counts as stale.
 author:
   - Lomash Wood platform team (@lomashwood)
 options:
@@ -131,7 +131,7 @@ action:
   returned: always
   type: str
 resumed:
-  description: Whether this run already held the lock (the same I(holder): a resumed run).
+  description: Whether this run already held the lock (the same I(holder), a resumed run).
   returned: always
   type: bool
 api_calls:
@@ -239,7 +239,7 @@ def main():
     if p["ttl_seconds"] <= 0:
         module.fail_json(msg="ttl_seconds must be more than 0, got %s" % p["ttl_seconds"])
     if p["force"]:
-        module.warn("failover_lock: force is ignored since 0.2.0; a live lock is never taken over, "
+        module.warn("failover_lock: force is ignored now; a live lock is never taken over, "
                     "and a stale one is broken only with break_stale: true")
     if p["owner"] is None:
         p["owner"] = getpass.getuser()
