@@ -127,39 +127,62 @@ def test_lag_above_the_bound_times_out_naming_the_replicas(failed_over):
     assert res["pending"] == [NEW[0]]
 
 
-@pytest.mark.parametrize("case, replicas, extra, needle", [
-    ("existing primary", [{"name": "lomash-auth-prod", "source": SOURCES[0]}], {},
-     "lomash-auth-prod: already exists in eu-west-1 and is not a read replica of lomash-auth-prod-replica in eu-west-2 "
-     "(it is a standalone instance, available)"),
-    ("duplicate", [{"name": NEW[0], "source": SOURCES[0]}, {"name": NEW[0], "source": SOURCES[1]}], {},
-     "duplicate replica names: lomash-auth-prod-failback"),
-    ("missing source", [{"name": NEW[0]}], {}, "lomash-auth-prod-failback: source is missing"),
-    ("same region", [{"name": NEW[0], "source": "lomash-auth-prod", "source_region": "eu-west-1"}], {},
-     "source lomash-auth-prod is in eu-west-1, the region the replica would be in"),
-    ("unknown source", [{"name": NEW[0], "source": "lomash-ghost-prod"}], {},
-     "lomash-auth-prod-failback: source lomash-ghost-prod not found in eu-west-2"),
-    ("source not promoted", [{"name": NEW[0], "source": "lomash-auth-prod-replica"}], "unpromoted",
-     "source lomash-auth-prod-replica in eu-west-2 is itself a read replica"),
-    ("no kms key", [{"name": NEW[0], "source": SOURCES[0]}], {"kms_key_id": None},
-     "source lomash-auth-prod-replica is encrypted; a cross-region replica needs kms_key_id"),
-    ("no subnet group", [{"name": NEW[0], "source": SOURCES[0]}], {"db_subnet_group_name": "lomash-nowhere"},
-     "lomash-auth-prod-failback: db_subnet_group_name lomash-nowhere not found in eu-west-1"),
-    ("bad class", [{"name": NEW[0], "source": SOURCES[0], "instance_class": "large"}], {},
-     "instance_class 'large' is not a DB instance class"),
-])
-def test_bad_input_is_named_before_anything_is_created(failed_over, case, replicas, extra, needle):
-    world = failed_over
-    if extra == "unpromoted":  # a fresh replica in eu-west-2 of an eu-west-1 primary
-        world.client("rds", "eu-west-2").delete_db_instance(DBInstanceIdentifier=SOURCES[0], SkipFinalSnapshot=True)
-        world.client("rds", "eu-west-2").create_db_instance_read_replica(
-            DBInstanceIdentifier=SOURCES[0], SourceDBInstanceIdentifier=world.info["rds"]["primaries"]["auth"]["arn"],
-            SourceRegion="eu-west-1", DBInstanceClass="db.t3.medium")
-        world.reset_calls()
-        extra = {}
-    # One bad entry refuses the whole batch: the good ones are not created either.
-    good = [{"name": n, "source": s} for n, s in zip(NEW[1:3], SOURCES[1:3])]
-    res = run_module("rds_replica_batch", dict(args(world, **extra), replicas=good + replicas))
+def _refused(world, res):
+    """The refusal's message and the calls the module made; nothing was created."""
     assert res.get("failed") is True, res
-    assert needle in res["msg"], res["msg"]
-    assert mutating(world.calls()) == {}
-    assert replicas_in_west1(world) == {}
+    calls = world.calls()
+    assert mutating(calls) == {}
+    assert replicas_in_west1(world) == {}  # the good entries were not created either
+    return res["msg"], calls
+
+
+def test_bad_input_is_named_before_anything_is_read_or_created(failed_over):
+    world = failed_over
+    good = [{"name": n, "source": s} for n, s in zip(NEW[1:3], SOURCES[1:3])]
+    bad = [
+        {"name": NEW[0], "source": SOURCES[0]}, {"name": NEW[0], "source": SOURCES[3]},  # duplicate
+        {"name": NEW[4]},  # no source
+        {"name": NEW[5], "source": "lomash-content-prod", "source_region": "eu-west-1"},  # same region
+        {"name": NEW[6], "source": SOURCES[6], "instance_class": "large"},
+        {"name": "lomash--x", "source": SOURCES[7]},
+    ]
+    msg, calls = _refused(world, run_module("rds_replica_batch", dict(args(world), replicas=good + bad)))
+    for needle in ("duplicate replica names: lomash-auth-prod-failback",
+                   "lomash-content-prod-failback: source is missing",
+                   "source lomash-content-prod is in eu-west-1, the region the replica would be in",
+                   "instance_class 'large' is not a DB instance class",
+                   "'lomash--x' is not a valid DB instance identifier"):
+        assert needle in msg, msg
+    assert calls["by_operation"] == {}  # refused before reading anything
+
+
+def test_what_is_there_refuses_the_batch_naming_each_replica(failed_over):
+    world = failed_over
+    # eu-west-2's auth database becomes a fresh replica of eu-west-1's again (not promoted).
+    west2 = world.client("rds", "eu-west-2")
+    west2.delete_db_instance(DBInstanceIdentifier=SOURCES[0], SkipFinalSnapshot=True)
+    west2.create_db_instance_read_replica(
+        DBInstanceIdentifier=SOURCES[0], SourceDBInstanceIdentifier=world.info["rds"]["primaries"]["auth"]["arn"],
+        SourceRegion="eu-west-1", DBInstanceClass="db.t3.medium")
+    world.reset_calls()
+    key, group = world.kms_key, world.info["rds"]["subnet_groups"]["eu-west-1"]
+    replicas = [
+        {"name": NEW[1], "source": SOURCES[1], "kms_key_id": key},  # good
+        {"name": "lomash-products-prod", "source": SOURCES[1], "kms_key_id": key},  # the old eu-west-1 primary
+        {"name": NEW[2], "source": "lomash-ghost-prod", "kms_key_id": key},
+        {"name": NEW[0], "source": SOURCES[0], "kms_key_id": key},  # source not promoted
+        {"name": NEW[3], "source": SOURCES[3]},  # encrypted source, no key
+        {"name": NEW[4], "source": SOURCES[4], "kms_key_id": key, "db_subnet_group_name": "lomash-nowhere"},
+    ]
+    res = run_module("rds_replica_batch", dict(BASE, db_subnet_group_name=group, replicas=replicas))
+    msg, _calls = _refused(world, res)
+    for needle in ("lomash-products-prod: already exists in eu-west-1 and is not a read replica of "
+                   "lomash-products-prod-replica in eu-west-2 (it is a standalone instance, available)",
+                   "lomash-orders-prod-failback: source lomash-ghost-prod not found in eu-west-2",
+                   "lomash-auth-prod-failback: source lomash-auth-prod-replica in eu-west-2 is itself a read replica",
+                   "lomash-appointments-prod-failback: source lomash-appointments-prod-replica is encrypted; "
+                   "a cross-region replica needs kms_key_id",
+                   "lomash-content-prod-failback: db_subnet_group_name lomash-nowhere not found in eu-west-1"):
+        assert needle in msg, msg
+    assert NEW[1] not in msg
+    assert len(res["problems"]) == 5
