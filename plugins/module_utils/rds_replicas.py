@@ -40,6 +40,8 @@ class DB:
     backup_retention_period: int = 0
     replicas: tuple = ()  # ReadReplicaDBInstanceIdentifiers
     tags: dict = field(default_factory=dict)
+    dbi_resource_id: str | None = None
+    deletion_protection: bool = False
 
     @classmethod
     def from_api(cls, desc):
@@ -56,6 +58,8 @@ class DB:
             backup_retention_period=desc.get("BackupRetentionPeriod") or 0,
             replicas=tuple(desc.get("ReadReplicaDBInstanceIdentifiers") or ()),
             tags={t["Key"]: t["Value"] for t in desc.get("TagList") or []},
+            dbi_resource_id=desc.get("DbiResourceId"),
+            deletion_protection=bool(desc.get("DeletionProtection")),
         )
 
     @property
