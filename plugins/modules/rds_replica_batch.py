@@ -10,7 +10,7 @@ module: rds_replica_batch
 short_description: Ensure a batch of cross-region RDS read replicas exist and are in sync
 version_added: 0.1.0
 description:
-  - Creates read replicas in I(region) of primaries in another region (for the failback:
+  - Creates read replicas in I(region) of primaries in another region (for the failback,
     PostgreSQL replicas in C(eu-west-1) of the promoted primaries in C(eu-west-2)), all at the
     same time, and waits for the whole batch with one shared C(DescribeDBInstances) (and one
     C(GetMetricData)) per interval until every replica is C(available), replicates from its

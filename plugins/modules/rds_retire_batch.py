@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rds_retire_batch
-short_description: Retire a batch of RDS instances: a final snapshot each, deleted only when asked
+short_description: Retire a batch of RDS instances, a final snapshot each, deleted only when asked
 version_added: 0.1.0
 description:
   - Retires old DB instances (after the failback, the standby region's primaries), all at the same
