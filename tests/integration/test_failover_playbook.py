@@ -97,30 +97,44 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     report = _report(tmp_path)
     # The Secrets are written before the scale-up, so the pods start on them: no restart round.
     assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "scale_services", "promote_databases",
-                                                    "stripe_webhook", "dns", "verify"]
-    assert report["steps"][4]["outcome"] == "ok" and report["steps"][4]["detail"]["reason"].startswith("no change: the webhook uses the global domain")
+                                                    "scale_databases", "redis", "stripe_webhook", "dns", "verify"]
+    step = {s["step"]: s for s in report["steps"]}
+    assert step["stripe_webhook"]["outcome"] == "ok" and step["stripe_webhook"]["detail"]["reason"].startswith("no change: the webhook uses the global domain")
     # Route 53 had failed over on its own (the primary's health check fails): DNS left alone, and said why.
-    assert report["steps"][5]["outcome"] == "skipped" and "already failed over on its own" in report["steps"][5]["detail"]["reason"]
-    assert report["steps"][6]["detail"]["region"] == "eu-west-2" and report["steps"][6]["outcome"] == "ok"
-    assert "smoke tests passed: 9 of 9 from eu-west-2" in report["steps"][6]["detail"]["smoke_test_output"]
-    assert report["steps"][0]["detail"]["safety"]["primary_healthy"] is False
-    assert sorted(report["steps"][1]["detail"]["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
-    scaled = report["steps"][2]["detail"]
+    assert step["dns"]["outcome"] == "skipped" and "already failed over on its own" in step["dns"]["detail"]["reason"]
+    assert step["verify"]["detail"]["region"] == "eu-west-2" and step["verify"]["outcome"] == "ok"
+    assert "smoke tests passed: 9 of 9 from eu-west-2" in step["verify"]["detail"]["smoke_test_output"]
+    assert step["preflight"]["detail"]["safety"]["primary_healthy"] is False
+    assert sorted(step["repoint_services"]["detail"]["secrets_changed"]) == sorted(d + "-db" for d in DB_SERVICES)
+    scaled = step["scale_services"]["detail"]
     assert scaled["restarted"] == []
     assert {r["action"] for r in scaled["results"]} == {"scale-and-restart"}  # 0 -> 3 with the Secrets' digest
     for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
         assert d.metadata.generation == generations[d.metadata.name] + 1, d.metadata.name  # one write each: one rollout
+    # Databases to production shape: every promoted instance db.t3.medium -> db.r6g.large, one shared wait,
+    # and 7 days of backups set with the promotion.
+    assert step["scale_databases"]["outcome"] == "changed"
+    assert step["scale_databases"]["detail"]["api_calls"]["ModifyDBInstance"] == 8
+    for name in REPLICAS:
+        db = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+        assert (db["DBInstanceClass"], db["BackupRetentionPeriod"], db["DBInstanceStatus"]) == ("db.r6g.large", 7, "available"), name
+    # A fresh session Redis in eu-west-2, its endpoint in the report; the sessions' loss said.
+    redis = step["redis"]["detail"]
+    assert redis["endpoint"]["address"] and redis["status"] == "available"
+    assert "sessions held in eu-west-1 are lost" in redis["reason"]
+    groups = world.client("elasticache", "eu-west-2").describe_replication_groups()["ReplicationGroups"]
+    assert [(g["ReplicationGroupId"], g["Status"]) for g in groups] == [("lomash-wood-sessions", "available")]
     assert report["rpo_estimate_seconds"] == 5.0
     assert (report["mode"], report["forced"], report["outcome"], report["resumed"]) == ("ungraceful", False, "succeeded", False)
     # Achieved RTO ends when the API answered from eu-west-2, before the report; the projection puts
     # each waiting step at its real time (promotion 600 s): far above what the emulator took.
     assert 0 < report["achieved_rto_seconds"] <= report["wall_seconds"]
     assert report["projected_rto_seconds"] >= report["achieved_rto_seconds"] + 600 - 60
-    assert report["changed"] == ["repoint_services", "scale_services", "promote_databases"]
+    assert report["changed"] == ["repoint_services", "scale_services", "promote_databases", "scale_databases", "redis"]
     assert any(s.startswith("dns: Route 53 had already failed over") for s in report["skipped"]), report["skipped"]
     assert "playbooks/failover.yml" in report["resume_command"]
     assert "-e dr_incident_id=%s" % world.incident in report["resume_command"]
-    promoted = report["steps"][3]["detail"]["results"]
+    promoted = step["promote_databases"]["detail"]["results"]
     assert sorted(r["name"] for r in promoted) == sorted(REPLICAS)
     assert {r["outcome"] for r in promoted} == {"promoted"}
     md = sorted(glob.glob(str(tmp_path / "failover-*.md")))[-1]

@@ -20,3 +20,17 @@ def test_skipped_and_unlisted_steps_add_nothing():
 def test_reason_names_the_step():
     assert step_reason({"step": "dns", "outcome": "skipped", "detail": {"reason": "already failed over"}}) == "dns: already failed over"
     assert step_reason({"step": "stripe_webhook", "outcome": "skipped", "detail": None}) == "stripe_webhook: skipped"
+
+
+def test_services_on_renames_databases_and_keeps_the_rest():
+    import pytest
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.lomashwood.multiregion.plugins.filter.runbook import services_on
+
+    services = [{"name": "auth-service", "database": "lomash-auth-prod-replica", "secret": "auth-service-db"},
+                {"name": "api-gateway"}]
+    assert services_on(services, {"lomash-auth-prod-replica": "lomash-auth-prod"}) == [
+        {"name": "auth-service", "database": "lomash-auth-prod", "secret": "auth-service-db"}, {"name": "api-gateway"}]
+    assert services[0]["database"] == "lomash-auth-prod-replica"  # the input is not changed
+    with pytest.raises(AnsibleFilterError, match="'lomash-auth-prod-replica'"):
+        services_on(services, {})
