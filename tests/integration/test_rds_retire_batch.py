@@ -4,7 +4,8 @@ primaries (the seeded replicas, promoted) get final snapshots, and are deleted o
 from __future__ import annotations
 
 from .runner import mutating, run_module
-from .test_rds_replica_batch import SOURCES, failed_over  # noqa: F401 (a fixture)
+# failed_over is a fixture, used by name.
+from .test_rds_replica_batch import SOURCES, failed_over  # noqa: F401  # pylint: disable=unused-import
 
 BASE = {"region": "eu-west-2", "poll_interval": 0.2, "wait_timeout": 60, "snapshot_stamp": "fb1"}
 

@@ -136,12 +136,10 @@ def test_calls_per_action():
 
 
 def test_observe_is_one_describe_of_each_kind():
-    rds = fake_client(
-        "rds",
-        describe_db_instances=lambda **kw: {"DBInstances": [{"DBInstanceIdentifier": "a", "DBInstanceStatus": "available",
-                                                              "DbiResourceId": "db-A"}]},
-        describe_db_snapshots=lambda **kw: {"DBSnapshots": [{"DBSnapshotIdentifier": "a-final-x", "Status": "available",
-                                                              "DBInstanceIdentifier": "a", "DbiResourceId": "db-A"}]})
+    instance = {"DBInstanceIdentifier": "a", "DBInstanceStatus": "available", "DbiResourceId": "db-A"}
+    snapshot = {"DBSnapshotIdentifier": "a-final-x", "Status": "available", "DBInstanceIdentifier": "a", "DbiResourceId": "db-A"}
+    rds = fake_client("rds", describe_db_instances=lambda **kw: {"DBInstances": [instance]},
+                      describe_db_snapshots=lambda **kw: {"DBSnapshots": [snapshot]})
     targets = [core.Target("a", "a-final-x"), core.Target("b", "b-final-x")]
     states = core.observe(rds, targets)
     assert [c[0] for c in rds.calls] == ["describe_db_instances", "describe_db_snapshots"]
