@@ -137,8 +137,8 @@ def test_a_failed_gate_rolls_back_to_the_previous_weights_and_stops_then_a_rerun
         proc, rec = shift(world, tmp_path)
     assert proc.returncode != 0
     assert ("Traffic shift stopped at step 2 of 3 (50% to eu-west-1): the route53 gate failed - route53: health check "
-            "%s of eu-west-1's record (eu-west-1) is unhealthy (0 of 3 checkers healthy). Rolled back to "
-            "eu-west-1=10, eu-west-2=90." % check_id) in " ".join(proc.stdout.split())
+            + check_id + " of eu-west-1's record (eu-west-1) is unhealthy (0 of 3 checkers healthy). Rolled back to "
+            "eu-west-1=10, eu-west-2=90.") in " ".join(proc.stdout.split()), proc.stdout[-3000:]
     assert watch.states == [SWAPPED, W10, W50, W10]  # back to step 1's weights, and no further
     steps = rec["dr_shift_steps"]
     assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed"), (2, "rolled_back")]
@@ -193,6 +193,6 @@ def test_a_bad_shift_is_refused_before_route53_is_read(failed_over, tmp_path):
     proc, _rec = shift(world, tmp_path, dr_shift_weights=[50, 10, 100], dr_shift_to_region="us-east-1")
     assert proc.returncode != 0
     out = " ".join(proc.stdout.split())
-    assert "Refusing to shift traffic: dr_shift_to_region: 'us-east-1' is not one of the two regions" in out
+    assert "Refusing to shift traffic: dr_shift_to_region: 'us-east-1' is not one of the two regions" in out, out[-3000:]
     assert "dr_shift_weights: [50, 10, 100] must rise at every step" in out
     assert world.calls()["total"] == 0 and records(world) == world.start_records
