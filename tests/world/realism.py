@@ -464,6 +464,8 @@ def refresh_lags() -> None:
             elif now - entry["published"] >= every:
                 _publish_lag(region, replica, entry["seconds"])
                 entry["published"] = now
+        if _installed:
+            _extension_hook("refresh_lags")  # data.py: a lag draining once writes stopped
 
 
 def lags_report() -> dict[str, dict[str, float]]:
@@ -1138,8 +1140,9 @@ def _serialized(original):
 # --- world code in modules of its own ---------------------------------------------------------
 # Each module named here (tests/world/<name>.py) may define CONFIG (extra config keys -> default),
 # CONFIG_TYPES (key -> type), install() (patch moto, once), settle() (at the start of every
-# request) and forget() (on reset). Keeps this file from growing with every service.
-EXTENSIONS = ("rds_modify", "elasticache", "rds_replicas")
+# request), forget() (on reset) and refresh_lags() (after ReplicaLag is re-published). Keeps this
+# file from growing with every service.
+EXTENSIONS = ("rds_modify", "elasticache", "rds_replicas", "data")
 
 
 def _extensions() -> list[Any]:
