@@ -7,11 +7,12 @@ Inside the world process, on 127.0.0.1 (random ports), started with the world se
   and that region's ``api-gateway`` deployment has a ready pod; ``GET /v1/<svc>/health``
   the same for the gateway and the service's deployment (auth -> auth-service, products ->
   product-service, orders -> order-payment-service, ...); otherwise 503 with
-  ``{"region", "error"}`` saying why. A down region does not answer: the connection is
-  closed without a response (what a client of a dead region sees). Deployments are read
-  from the kubeconfig in the config key ``kubeconfig`` (context ``lomash-wood-<region>``,
-  namespace ``lomash-wood``), cached 0.5 s; with no kubeconfig, or no deployments in the
-  namespace (the Kubernetes side not seeded), every service of an up region counts as ready.
+  ``{"region", "error"}`` saying why; ``POST /v1/<svc>/rows`` writes a row (data.py). A
+  down region does not answer: the connection is closed without a response (what a client
+  of a dead region sees). Deployments are read from the kubeconfig in the config key
+  ``kubeconfig`` (context ``lomash-wood-<region>``, namespace ``lomash-wood``), cached 0.5 s;
+  with no kubeconfig, or no deployments in the namespace (the Kubernetes side not seeded),
+  every service of an up region counts as ready.
 * the **edge**. Every request resolves a name (the Host header's, if it is a name in a
   hosted zone, else api.lomashwood.com) through the *published* records of the emulator's
   hosted zones (``realism.published_records``: a change still PENDING is not seen), the
@@ -38,7 +39,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import realism
+from . import data, realism
 from .realism import STATE
 
 REGIONS = ("eu-west-1", "eu-west-2")
@@ -344,9 +345,10 @@ class _RegionalHandler(_Handler):
     region = ""
 
     def handle_any(self) -> None:
-        self._body()
+        body = self._body()
         realism.settle()
-        found = answer(self.region, self.path)
+        found = data.write(self.region, self.path, body) if data.is_write(self.command, self.path) \
+            else answer(self.region, self.path)
         if found is None:  # a down region does not answer
             self.close_connection = True
             return
