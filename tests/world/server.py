@@ -20,6 +20,8 @@ It also serves the control API under ``/_world/``:
   POST /_world/s3/replication {"bucket", "key", "status"} or {"bucket", "objects": {key: status|null}}
   GET  /_world/s3/replication?bucket=B   {key: status} (x-amz-replication-status of current versions)
   POST /_world/s3/fill        bulk objects for benchmarks (realism.fill_s3)
+  GET  /_world/data           rows, last seq, what each replica/promoted DB lacks (data.report)
+  GET  /_world/data/rows?region=R&database=D   the rows D holds now (data.rows_report)
 
 The world server also starts the regional services and the edge (``edge.EdgeServers``).
 """
@@ -36,7 +38,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import edge, realism
+from . import data, edge, realism
 from .awsreq import AwsCall, error_response, identify
 from .realism import STATE
 
@@ -147,6 +149,8 @@ class WorldApp:
             return realism.replication_statuses(query["bucket"])
         if (method, route) == ("POST", "/_world/s3/fill"):
             return realism.fill_s3(body)
+        if route == "/_world/data" or route.startswith("/_world/data/"):
+            return data.control(method, route, query)
         if (method, route) == ("GET", "/_world/state"):
             return {
                 "config": STATE.snapshot_config(),
