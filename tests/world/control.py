@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -145,6 +146,40 @@ class World:
         return self._request("POST", "/_world/s3/fill", {
             "buckets": spec, "count": count, "different": different, "prefix": prefix,
             "min_bytes": min_bytes, "max_bytes": max_bytes, "seed": seed}, timeout=600)
+
+    # --- database writes and replication (data.py) ---
+
+    def write_row(self, marker: str, service: str = "orders", via: str = "edge") -> tuple[int, dict[str, Any]]:
+        """POST /v1/<service>/rows {"marker"} through ``via``: "edge", a region ("eu-west-2": its
+        regional service) or a base URL. (status, JSON body): 201 {"region", "database", "seq"},
+        503 {"region", "error"}; a region that does not answer: 0 {"error"}."""
+        base = self.edge_url() if via == "edge" else self.regional_urls().get(via, via)
+        req = urllib.request.Request(f"{base.rstrip('/')}/v1/{service}/rows", method="POST",
+                                     data=json.dumps({"marker": marker}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+        except (OSError, http.client.HTTPException) as exc:  # a down region closes the connection
+            return 0, {"error": f"{type(exc).__name__}: {exc}"}
+
+    def write_rows(self, markers: list[str], service: str = "orders", via: str = "edge") -> list[tuple[int, dict[str, Any]]]:
+        """write_row for each marker, in order (all of them are tried)."""
+        return [self.write_row(marker, service, via) for marker in markers]
+
+    def rows(self, region: str, database: str) -> list[dict[str, Any]]:
+        """The rows the DB instance holds now: [{"seq", "marker", "time", "written_to"}], oldest first."""
+        query = urllib.parse.urlencode({"region": region, "database": database})
+        return self._request("GET", "/_world/data/rows?" + query)["rows"]
+
+    def data_report(self) -> dict[str, dict[str, Any]]:
+        """{region: {db: {"role" (primary|replica|promoting|promoted), "status", "rows", "last_seq",
+        "writable", "source" ("region/db"), "lacks" (source rows it does not hold), "lacks_markers",
+        "lag_seconds" (now, draining once writes stopped), "configured_lag_seconds",
+        "writers_stopped_for", "promoted_at"}}}"""
+        return self._request("GET", "/_world/data")
 
     # --- AWS side ---
 
