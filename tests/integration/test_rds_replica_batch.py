@@ -106,15 +106,15 @@ def test_check_mode_returns_the_plan_and_creates_nothing(failed_over):
 
 def test_a_replica_still_creating_is_waited_on_not_created_again(failed_over):
     world = failed_over
-    world.configure(rds_replica_creation_seconds=6)  # longer than an ansible run starts
+    world.configure(rds_replica_creation_seconds=60)  # still creating whatever the machine's load
     first = run_module("rds_replica_batch", args(world, wait=False))
     assert first["changed"] is True and {r["outcome"] for r in first["results"]} == {"pending"}
     world.reset_calls()
-    second = run_module("rds_replica_batch", args(world))
-    assert not second.get("failed"), second.get("msg")
-    assert second["changed"] is False
-    assert {(r["action"], r["outcome"], r["status"]) for r in second["results"]} == {("wait", "exists", "available")}
-    assert second["polls"] >= 2
+    second = run_module("rds_replica_batch", args(world, wait_timeout=1))
+    assert second.get("failed") is True  # timed out, naming each replica and how far it got
+    assert "waiting for 8 of 8 replica(s)" in second["msg"] and "lomash-auth-prod-failback (creating)" in second["msg"]
+    assert second["changed"] is False and sorted(second["pending"]) == sorted(NEW)
+    assert {(r["action"], r["outcome"], r["status"]) for r in second["results"]} == {("wait", "pending", "creating")}
     assert mutating(world.calls()) == {}
 
 
