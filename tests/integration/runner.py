@@ -72,7 +72,8 @@ def run_playbook(playbook, inventory="inventories/local", extra_vars=None, check
     """Run a playbook as an operator would; returns the CompletedProcess with its human output."""
     cmd = [os.path.join(BIN, "ansible-playbook"), playbook, "-i", inventory]
     for key, value in (extra_vars or {}).items():
-        cmd += ["-e", "%s=%s" % (key, json.dumps(value) if not isinstance(value, str) else value)]
+        # One JSON object per variable: a value with spaces or quotes stays one value (key=value splits it).
+        cmd += ["-e", json.dumps({key: value})]
     if check:
         cmd.append("--check")
     if diff:

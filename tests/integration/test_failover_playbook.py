@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 
+from tests.world.slack import start_slack
+
 from .runner import ROOT, ansible_env, mutating, run_playbook
 from .test_rds_promote_batch import REPLICAS, all_promoted, no_promotion
 
@@ -71,13 +73,27 @@ def _report(tmp_path):
         return json.load(f)
 
 
+def _step(report, name):
+    return next(s for s in report["steps"] if s["step"] == name)
+
+
 def test_failover_with_the_primary_region_down(platform, tmp_path):
     world = platform
     generations = {d.metadata.name: d.metadata.generation for d in world.apps.list_namespaced_deployment(NAMESPACE).items}
     world.region_down("eu-west-1")
     world.k8s.reset_calls()
-    proc = _run(world, tmp_path)
+    slack = start_slack()
+    try:
+        proc = _run(world, tmp_path, env={"SLACK_WEBHOOK_URL": slack.webhook_url}, extra_vars={"dr_reason": "eu-west-1 outage"})
+    finally:
+        slack.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # Declared in #incidents at the start and at the end (with the achieved RTO); the webhook URL, a
+    # secret, never in the output.
+    assert [m["text"].splitlines()[0] for m in slack.messages] == [
+        "REGIONAL FAILOVER INITIATED — eu-west-1 → eu-west-2", "REGIONAL FAILOVER ENDED — eu-west-1 → eu-west-2"]
+    assert "Reason: eu-west-1 outage" in slack.messages[0]["text"] and "Achieved RTO" in slack.messages[1]["text"]
+    assert slack.webhook_url.rsplit("/", 1)[1] not in proc.stdout + proc.stderr
     # The Kubernetes writes: one PATCH per Secret (its DB_HOST and DB_PORT), one per deployment
     # (0 -> 3 with the Secrets' digest), nothing in eu-west-1.
     assert mutating(None, world.k8s.calls()) == {"k8s:eu-west-2:patch secrets": 8,
@@ -96,7 +112,7 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
         assert values["DB_PASSWORD"]  # the rest of the Secret is kept
     report = _report(tmp_path)
     # The Secrets are written before the scale-up, so the pods start on them: no restart round.
-    assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "scale_services", "promote_databases",
+    assert [s["step"] for s in report["steps"]] == ["preflight", "declare", "repoint_services", "scale_services", "promote_databases",
                                                     "scale_databases", "redis", "stripe_webhook", "dns", "verify"]
     step = {s["step"]: s for s in report["steps"]}
     assert step["stripe_webhook"]["outcome"] == "ok" and step["stripe_webhook"]["detail"]["reason"].startswith("no change: the webhook uses the global domain")
@@ -160,7 +176,7 @@ def test_rerun_after_success_changes_nothing(platform, tmp_path):
     assert "already-promoted" in proc.stdout
     assert cluster_state(world) == before  # no scale, no Secret write, no restart
     report = _report(tmp_path)
-    assert (report["steps"][1]["detail"]["secrets_changed"], report["steps"][2]["detail"]["restarted"]) == ([], [])
+    assert (_step(report, "repoint_services")["detail"]["secrets_changed"], _step(report, "scale_services")["detail"]["restarted"]) == ([], [])
 
 
 def test_check_mode_prints_the_plan_and_changes_nothing(platform, tmp_path):
@@ -299,16 +315,16 @@ def test_a_failover_onto_changed_secrets_restarts_the_running_services_once(plat
     proc = _run(world, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
     report = _report(tmp_path)
-    assert report["steps"][1]["detail"]["secrets_changed"] == []  # the endpoints were right already
-    assert report["steps"][2]["detail"]["restarted"] == ["auth-service"]
+    assert _step(report, "repoint_services")["detail"]["secrets_changed"] == []  # the endpoints were right already
+    assert _step(report, "scale_services")["detail"]["restarted"] == ["auth-service"]
     assert _run(world, tmp_path).returncode == 0
-    assert _report(tmp_path)["steps"][2]["detail"]["restarted"] == []
+    assert _step(_report(tmp_path), "scale_services")["detail"]["restarted"] == []
     # A Secret changed and changed back before anyone restarted: the pods already run on that content.
     world.core.patch_namespaced_secret("auth-service-db", NAMESPACE, {"data": {"DB_HOST": base64.b64encode(b"elsewhere").decode()}})
     assert _run(world, tmp_path).returncode == 0
     report = _report(tmp_path)
-    assert report["steps"][1]["detail"]["secrets_changed"] == ["auth-service-db"]
-    assert report["steps"][2]["detail"]["restarted"] == []
+    assert _step(report, "repoint_services")["detail"]["secrets_changed"] == ["auth-service-db"]
+    assert _step(report, "scale_services")["detail"]["restarted"] == []
 
 
 def test_runs_whatever_home_is(platform, tmp_path):
