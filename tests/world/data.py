@@ -58,7 +58,7 @@ from . import realism
 from .realism import STATE
 
 REGIONS = ("eu-west-1", "eu-west-2")
-SAMPLE_SECONDS = 0.25  # how often the writers (ready pods) of replicated databases are looked at
+SAMPLE_SECONDS = 1.0  # how often the writers (ready pods) of replicated databases are read: ~1 list a second
 LACKS_SHOWN = 20  # markers of missing rows listed in the report
 MAX_MARKER = 200
 _ROWS_PATH = re.compile(r"/v1/([A-Za-z0-9_-]+)/rows/?")

@@ -149,7 +149,7 @@ def test_an_ungraceful_promotion_freezes_what_the_replica_held_and_failback_repl
     assert (replica["lacks_markers"], replica["lag_seconds"]) == (["orders-new-1", "orders-new-2"], LAG), replica
     assert published_lag(world, "lomash-orders-prod-replica")[0]["Maximum"] == LAG
 
-    world.configure(promotion_seconds=0.5)
+    world.configure(promotion_seconds=1.5)
     world.client("rds", STANDBY).promote_read_replica(DBInstanceIdentifier="lomash-orders-prod-replica")
     assert report(world, STANDBY, "lomash-orders-prod-replica")["role"] == "promoting"
     world.region_up(PRIMARY)
@@ -183,7 +183,13 @@ def test_an_ungraceful_promotion_freezes_what_the_replica_held_and_failback_repl
     assert markers(world.rows(PRIMARY, "lomash-orders-prod")) == ["orders-old-1", "orders-old-2"]  # the split row is gone
     assert world.write_row("orders-to-replica", via=PRIMARY) == (
         503, {"region": PRIMARY, "error": "read-only: lomash-orders-prod is a read replica"})
-    wait_until(lambda: report(world, PRIMARY, "lomash-orders-prod")["lacks"] == 0, what="the new replica to catch up")
+    # Failback stops the writes in eu-west-2: the new replica's lag drains (published in eu-west-1).
+    k8s.scale(["order-payment-service"], 0, region=STANDBY)
+    wait_until(lambda: [p["Maximum"] for p in published_lag(world, "lomash-orders-prod", PRIMARY)] == [0.0],
+               timeout=LAG + 5, what="the failback replica's lag to drain")
+    new = report(world, PRIMARY, "lomash-orders-prod")
+    assert (new["lacks"], new["lag_seconds"]) == (0, 0), new
+    assert world.rows(PRIMARY, "lomash-orders-prod") == world.rows(STANDBY, "lomash-orders-prod-replica")
 
 
 def test_a_write_to_a_read_replica_region_is_refused(data_world):
