@@ -8,7 +8,7 @@ import json
 import pytest
 
 from .runner import mutating, run_playbook
-from .test_failover_playbook import NAMESPACE, platform  # noqa: F401 - the fixture
+from .test_failover_playbook import NAMESPACE, platform  # noqa: F401  # pylint: disable=unused-import  # the fixture
 from .test_rds_promote_batch import REPLICAS
 
 HOME = [name[: -len("-replica")] for name in REPLICAS]
