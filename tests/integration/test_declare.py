@@ -26,8 +26,6 @@ def slack():
 def run(tmp_path, webhook_url="", check=False, verbosity=0, env=None, **extra):
     out = tmp_path / "declared.json"
     extra_vars = dict(FIELDS, out=str(out), **extra)
-    # run_playbook passes a string as key=value: quote it, so a value with spaces stays whole
-    extra_vars = {k: json.dumps(v) if isinstance(v, str) else v for k, v in extra_vars.items()}
     proc = run_playbook(PLAY, check=check, verbosity=verbosity, env=dict({"SLACK_WEBHOOK_URL": webhook_url}, **(env or {})),
                         extra_vars=extra_vars)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
