@@ -379,4 +379,4 @@ def progress(state, max_lag_seconds):
         return state.db.status
     if state.lag_seconds is None:
         return "available, no ReplicaLag datapoint yet"
-    return "available, ReplicaLag %g s > %g s" % (state.lag_seconds, max_lag_seconds)
+    return "available, ReplicaLag %g s > %g s" % (round(state.lag_seconds, 1), max_lag_seconds)
