@@ -185,7 +185,9 @@ EXAMPLES = r"""
     ttl: 60
   register: dns
 
-- name: Send api.lomashwood.com to the standby unless health-check failover already did
+# Also when health-check failover already sent the traffic there (dns.status.auto_failed_over):
+# the swap then pins it, so it does not go back to eu-west-1 the moment its check passes again.
+- name: Make the standby's record the PRIMARY for api.lomashwood.com
   lomashwood.multiregion.route53_failover:
     mode: failover
     zone: lomashwood.com
@@ -194,7 +196,6 @@ EXAMPLES = r"""
     standby: {region: eu-west-2, alb: lomash-wood-alb-euw2}
     alias: false
     ttl: 60
-  when: not dns.status.auto_failed_over
 
 - name: Failback, first step - 10 % of the traffic back to eu-west-1
   lomashwood.multiregion.route53_failover:
