@@ -1,8 +1,9 @@
-"""The world's shape, resource by resource, for scenarios that compare before and after (molecule).
+"""The world as the molecule scenarios see it: its shape resource by resource, what was written, and clients writing rows.
 
     python -m tests.world.snapshot shape [--endpoint URL] [--kubeconfig F] [--out FILE]
     python -m tests.world.snapshot mark  [--endpoint URL] [--kubeconfig F] --out FILE
     python -m tests.world.snapshot writes [--endpoint URL] --mark FILE
+    python -m tests.world.snapshot write-rows [--endpoint URL] --out FILE [--ready-file F] [--services orders,auth]
 
 `shape` prints (or writes) one flat JSON object, a key per resource, so a comparison can say which
 resource differs:
@@ -23,6 +24,13 @@ Every region it reads must be up (the world answers 503 for a region in ``down_r
 `mark` resets the world's call counts and notes where the apiservers' audit logs end; `writes` then
 prints every mutating call since: ``{"aws": {"ssm:PutParameter": 1}, "k8s": {"k8s:eu-west-2:patch
 deployments": 9}}`` (reads are not counted; the control plane's and node simulator's own writes neither).
+
+`write-rows` is the platform's clients during a failover: through the edge (api.lomashwood.com), a row
+per service every ``--interval`` seconds, marker ``<prefix>-<service>-<n>``, until a write is
+acknowledged by another region than the first (the cutover is done) or ``--max-seconds`` pass. It
+touches ``--ready-file`` once ``--ready-rows`` rows were acknowledged, and writes ``--out`` (atomically,
+at the end): ``{"acked": [[service, marker, region, database]...], "refused": n, "regions": [...],
+"seconds": s, "reason": why it stopped}``.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import base64
 import json
 import os
 import sys
+import time
 from typing import Any
 
 REGIONS = ("eu-west-1", "eu-west-2")
@@ -152,13 +161,53 @@ def writes(endpoint: str, since: dict[str, Any]) -> dict[str, Any]:
     return {"aws": {op: n for op, n in sorted(calls.items()) if n and is_mutating(op)}, "k8s": k8s}
 
 
+def write_rows(endpoint: str, out: str, services: list[str], interval: float, max_seconds: float,
+               prefix: str = "row", ready_file: str | None = None, ready_rows: int = 3) -> dict[str, Any]:
+    from .control import World
+
+    world = World(endpoint)
+    acked: list[list[Any]] = []
+    refused, n, reason = 0, 0, "max-seconds"
+    start = time.monotonic()
+    while time.monotonic() - start < max_seconds:
+        for service in services:
+            marker = f"{prefix}-{service}-{n}"
+            try:
+                status, body = world.write_row(marker, service=service)
+            except ValueError:  # an answer that is not JSON: not acknowledged
+                status, body = 0, {}
+            if status == 201:
+                acked.append([service, marker, body["region"], body["database"]])
+            else:
+                refused += 1
+        n += 1
+        if ready_file and len(acked) >= ready_rows and not os.path.exists(ready_file):
+            open(ready_file, "w", encoding="utf-8").close()
+        if acked and acked[-1][2] != acked[0][2]:
+            reason = f"acknowledged by {acked[-1][2]}"
+            break
+        time.sleep(interval)
+    result = {"acked": acked, "refused": refused, "regions": sorted({a[2] for a in acked}),
+              "seconds": round(time.monotonic() - start, 1), "reason": reason}
+    with open(out + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1)
+    os.replace(out + ".tmp", out)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.world.snapshot", description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("shape", "mark", "writes"))
+    parser.add_argument("what", choices=("shape", "mark", "writes", "write-rows"))
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG") or None)
     parser.add_argument("--out", help="write the JSON here (default: stdout)")
     parser.add_argument("--mark", help="writes: the file `mark` wrote")
+    parser.add_argument("--services", default="orders,auth", help="write-rows: comma-separated")
+    parser.add_argument("--interval", type=float, default=0.2, help="write-rows: seconds between rounds")
+    parser.add_argument("--max-seconds", type=float, default=120, help="write-rows: stop after")
+    parser.add_argument("--prefix", default="row", help="write-rows: the markers' prefix")
+    parser.add_argument("--ready-file", help="write-rows: touched once --ready-rows rows were acknowledged")
+    parser.add_argument("--ready-rows", type=int, default=3)
     args = parser.parse_args(argv)
     if not args.endpoint:
         parser.error("give --endpoint URL (or set AWS_ENDPOINT_URL)")
@@ -166,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         data = shape(args.endpoint, args.kubeconfig)
     elif args.what == "mark":
         data = mark(args.endpoint, args.kubeconfig)
+    elif args.what == "write-rows":
+        if not args.out:
+            parser.error("write-rows needs --out FILE")
+        write_rows(args.endpoint, args.out, args.services.split(","), args.interval, args.max_seconds,
+                   args.prefix, args.ready_file, args.ready_rows)
+        return 0
     else:
         if not args.mark:
             parser.error("writes needs --mark FILE")
