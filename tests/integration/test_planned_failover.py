@@ -56,7 +56,7 @@ def test_planned_failover_loses_no_acknowledged_write(platform, tmp_path):  # no
     assert writer.refused > 0  # and writes were refused once the write path stopped
     for service, database in WRITTEN.items():
         held = {r["marker"] for r in world.rows("eu-west-2", database)}
-        lost = [m for s, m, _ in writer.acked if s == service and m not in held]
+        lost = [ack[1] for ack in writer.acked if ack[0] == service and ack[1] not in held]
         assert lost == [], "%s lost %d acknowledged rows: %s" % (database, len(lost), lost[:5])
 
     report = _report(tmp_path)
