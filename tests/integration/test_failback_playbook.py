@@ -23,7 +23,8 @@ def _report(tmp_path, operation):
 
 def _databases(world, region):
     rds = world.client("rds", region)
-    return {d["DBInstanceIdentifier"]: (d["DBInstanceClass"], d["DBInstanceStatus"], d.get("ReadReplicaSourceDBInstanceIdentifier"),
+    return {d["DBInstanceIdentifier"]: (d["DBInstanceClass"], d["DBInstanceStatus"], d.get("MultiAZ"),
+                                        d.get("ReadReplicaSourceDBInstanceIdentifier"),
                                         sorted(d.get("ReadReplicaDBInstanceIdentifiers", [])))
             for d in rds.describe_db_instances()["DBInstances"]}
 

@@ -225,6 +225,7 @@ class Seeder:
                 SourceRegion=PRIMARY,
                 DBInstanceClass=REPLICA_CLASS,
                 DBSubnetGroupName=SUBNET_GROUP,
+                MultiAZ=False,  # RDS's default for a read replica (moto would copy the source's)
                 Tags=[*BASE_TAGS, {"Key": "Service", "Value": svc}, {"Key": "Role", "Value": "replica"}],
             )["DBInstance"]
             self.created.append(f"db:{STANDBY}:{db_id}")
