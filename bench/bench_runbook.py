@@ -1,0 +1,416 @@
+"""Benchmark (not a test): failover.yml and failback.yml, wall time against their critical path.
+
+Run inside the loopback-only namespace with the world and both Kubernetes control planes up:
+    scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_runbook [--rounds 2]
+
+Figures (issue 10, "Figures"): with the latency model
+  promotion 4 s (promotion_seconds), DB class change 3 s (rds_modify_seconds), rollout 2 s (the node
+  simulator's pod start delay, both clusters), DNS propagation 1 s (dns_propagation_seconds),
+  API latency 30 ms on every AWS call (latency_ms), the edge's resolver caching 1 s (resolver_ttl_seconds,
+  as the playbook tests); everything else at the world's defaults (ElastiCache create 1 s / delete
+  0.5 s; replica creation, snapshots and deletes instant, new replicas' lag 0)
+each round seeds a fresh world (AWS + both clusters), takes eu-west-1 down and runs
+    ansible-playbook playbooks/failover.yml -i inventories/local -e dr_incident_id=...
+then brings eu-west-1 up and runs
+    ansible-playbook playbooks/failback.yml -i inventories/local -e dr_incident_id=... -e dr_failback_delete_old_primaries=true
+and, for each playbook: process wall time, the report's steps (LOMASHWOOD_REPORT_DIR), the critical path
+the model implies (derivation in CRITICAL_PATH below and in the results file), wall / critical path
+(issue's first bar <= 1.3), the Ansible overhead per step, AWS calls by service/operation
+(World.calls()) and the clients' writes to both apiservers (audit log), with the load average.
+
+Per-task timings come from a small callback written to a temp dir at run time (ansible.posix's
+profile_tasks is not installed here): each task's start, end, action and the module's own
+elapsed_seconds when it returns one. AWS calls are sampled every 0.2 s (GET /_world/calls, not an AWS
+call, not counted) and attributed to the innermost report step whose window holds them.
+Writes bench/results/runbook.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+
+from tests.integration.k8s import K8s
+from tests.integration.runner import BIN, ROOT, ansible_env
+from tests.k8s import cluster
+from tests.world.control import World
+
+MODEL = dict(promotion_seconds=4.0, rds_modify_seconds=3.0, dns_propagation_seconds=1.0, latency_ms=30,
+             resolver_ttl_seconds=1)
+POD_START_DELAY = 2.0
+LATENCY = MODEL["latency_ms"] / 1000.0
+RESULTS = os.path.join(ROOT, "bench", "results", "runbook.md")
+# Inventory values the model's waits depend on (inventories/local, roles' defaults).
+SOAK = 1.0          # dr_shift_soak_seconds (inventories/local/group_vars/all/traffic_shift.yml)
+SHIFT_STEPS = 3     # dr_shift_weights 10 -> 50 -> 100
+REDIS_DELETE = 0.5  # elasticache_delete_seconds, the world's default
+REDIS_CREATE = 1.0  # elasticache_create_seconds, the world's default (overlapped in a failover)
+
+# Counting round trips on the critical path from the calls a step made: an operation a batch module
+# sends for every resource at once (a thread pool) is one round trip; an operation repeated as a poll
+# while the step waits is two (the read before, the read that sees it done: the polls in between
+# overlap the modelled wait); every other call is sequential and counts once each.
+FANOUT = {"rds:PromoteReadReplica", "rds:ModifyDBInstance", "rds:CreateDBInstanceReadReplica", "rds:CreateDBSnapshot",
+          "rds:DeleteDBInstance", "rds:AddTagsToResource", "s3:CopyObject", "s3:DeleteObject", "s3:PutObject",
+          "s3:HeadObject", "s3:GetObjectTagging", "s3:PutObjectTagging"}
+POLLS = {"rds:DescribeDBInstances", "route53:GetChange", "elasticache:DescribeReplicationGroups",
+         "rds:DescribeDBSnapshots", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
+         "route53:GetHealthCheckStatus"}
+
+CRITICAL_PATH = {
+    "failover": (
+        "Ungraceful (eu-west-1 down), in the playbook's order: preflight's calls, one after another "
+        "(STS, Route 53 status, the one brief probe of eu-west-1, the RPO plan's reads, the SSM lock); "
+        "the Redis create (not waited for: its 1 s runs under the promotion); then the promotion (4 s + its "
+        "round trips) OVERLAPPING repoint_services + scale_services (Secrets, node group, 9 deployments 0 -> 3: "
+        "one 2 s pod start, the 3 pods of a deployment start together) - the longer of the two counts; "
+        "then the class change (3 s, all 8 at once, one wait), the Redis wait (done by then: its reads and the "
+        "Secret), Stripe (nothing: the global domain), DNS (status, one change, 1 s propagation to INSYNC), "
+        "verify (the edge already answers from eu-west-2, Route 53 having failed over on its own: its first "
+        "answer, then 9 local smoke requests, ~0), and the lock's release. Kubernetes calls are local "
+        "(no modelled latency) and count 0."),
+    "failback": (
+        "Every step after the one before (failback.yml has no overlap): preflight's calls; the rebuild "
+        "(retire the 8 stale eu-west-1 instances - snapshot, delete - and create 8 replicas of the eu-west-2 "
+        "primaries: instant in the model, round trips only); S3 copy-back and CRR (round trips); home Secrets "
+        "and scale (eu-west-1 kept its 3 pods through the outage: no rollout); verify home (direct, at once); "
+        "stop writes in eu-west-2 (the write path 3 -> 0: terminating pods go at once) and the drain (the new "
+        "replicas' lag, 0 in the model); the promotion (4 s); the traffic shift: 3 weighted steps, each "
+        "1 s propagation + 1 s soak (dr_shift_soak_seconds) + its gate (Route 53 status, /health), then failover "
+        "routing restored (1 s propagation); verify through the edge (1 s resolver cache, already on eu-west-1 "
+        "at 100 %, ~0); restore the standby (services to 0, node group, retire the old primaries, 8 new "
+        "replicas: instant; Redis delete 0.5 s); the standby's Secrets; unlock."),
+}
+
+
+def waits(operation, step):
+    """Seconds of the latency model a step waits on, on the critical path."""
+    if operation == "failover":
+        return {"promote_databases": MODEL["promotion_seconds"], "scale_services": POD_START_DELAY,
+                "scale_databases": MODEL["rds_modify_seconds"], "dns": MODEL["dns_propagation_seconds"]}.get(step, 0.0)
+    return {"promote_databases": MODEL["promotion_seconds"],
+            "traffic_shift": SHIFT_STEPS * (MODEL["dns_propagation_seconds"] + SOAK) + MODEL["dns_propagation_seconds"],
+            "restore_standby": REDIS_DELETE}.get(step, 0.0)
+
+
+def round_trips(ops):
+    return sum(1 if op in FANOUT else min(n, 2) if op in POLLS else n for op, n in ops.items() if n)
+
+
+CALLBACK = '''
+import json, os, time
+from ansible.plugins.callback import CallbackBase
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "bench_timeline"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._out = open(os.environ["BENCH_TIMELINE"], "a")
+
+    def _write(self, **event):
+        event["t"] = time.time()
+        self._out.write(json.dumps(event) + "\\n")
+        self._out.flush()
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._write(ev="start", name=task.get_name(), action=task.action)
+
+    def _end(self, result, status):
+        r = result._result if isinstance(result._result, dict) else {}
+        elapsed = r.get("elapsed_seconds")
+        self._write(ev="end", status=status, action=result._task.action,
+                    elapsed=elapsed if isinstance(elapsed, (int, float)) else None)
+
+    def v2_runner_on_ok(self, result):
+        self._end(result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._end(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._end(result, "skipped")
+
+    def v2_runner_retry(self, result):
+        self._write(ev="retry")
+
+    def v2_playbook_on_stats(self, stats):
+        self._write(ev="stats")
+'''
+
+# Tasks that never leave the controller process (no module is shipped and run).
+CONTROLLER_ONLY = {"set_fact", "assert", "debug", "include_tasks", "include_role", "import_role", "fail", "meta",
+                   "pause", "include_vars"}
+
+
+class Sampler(threading.Thread):
+    """Samples the world's cumulative call counts every `every` s: [(epoch, {op: n})]."""
+
+    def __init__(self, world, every=0.2):
+        super().__init__(daemon=True)
+        self.world, self.every, self.samples, self._stop = world, every, [], threading.Event()
+
+    def run(self):
+        while not self._stop.is_set():
+            self.samples.append((time.time(), dict(self.world.calls()["by_operation"])))
+            self._stop.wait(self.every)
+
+    def stop(self):
+        self._stop.set()
+        self.join()
+        self.samples.append((time.time(), dict(self.world.calls()["by_operation"])))
+
+
+def attribute(samples, steps):
+    """{step: Counter(op)}, each sampled interval's calls to the innermost step holding its midpoint;
+    '(between steps)' for the rest (Ansible start-up, unlock, report)."""
+    out = {}
+    for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+        diff = {op: n - c0.get(op, 0) for op, n in c1.items() if n - c0.get(op, 0)}
+        if not diff:
+            continue
+        mid = (t0 + t1) / 2
+        holding = [s for s in steps if s["started"] <= mid <= s["ended"]]
+        name = max(holding, key=lambda s: s["started"])["step"] if holding else "(between steps)"
+        out.setdefault(name, Counter()).update(diff)
+    return out
+
+
+def timeline_tasks(path):
+    """[(start, end, action, elapsed)] per task (the end: its last result, else the next task's start)."""
+    events = []
+    with open(path, encoding="utf-8") as handle:
+        events = [json.loads(line) for line in handle if line.strip()]
+    tasks, current = [], None
+    for ev in events:
+        if ev["ev"] in ("start", "stats"):
+            if current:
+                tasks.append(current)
+            current = dict(start=ev["t"], end=ev["t"], action=ev.get("action"), elapsed=None, name=ev.get("name")) \
+                if ev["ev"] == "start" else None
+        elif ev["ev"] == "end" and current:
+            current["end"] = ev["t"]
+            if ev.get("elapsed") is not None:
+                current["elapsed"] = (current["elapsed"] or 0) + ev["elapsed"]
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+def short(action):
+    return (action or "").rsplit(".", 1)[-1]
+
+
+def run_playbook(world, k8s, operation, incident, extra):
+    report_dir = tempfile.mkdtemp(prefix="bench-rb-")
+    timeline = os.path.join(report_dir, "timeline.jsonl")
+    env = ansible_env({"LOMASHWOOD_REPORT_DIR": report_dir, "BENCH_TIMELINE": timeline,
+                       "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_DIR, "ANSIBLE_CALLBACKS_ENABLED": "bench_timeline"})
+    cmd = [os.path.join(BIN, "ansible-playbook"), "playbooks/%s.yml" % operation, "-i", "inventories/local",
+           "-e", json.dumps({"dr_incident_id": incident})]
+    for key, value in extra.items():
+        cmd += ["-e", json.dumps({key: value})]
+    world.reset_calls()
+    k8s.reset_calls()
+    load_before = os.getloadavg()
+    sampler = Sampler(world)
+    sampler.start()
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False)
+    wall = time.time() - t0
+    sampler.stop()
+    load_after = os.getloadavg()
+    calls = world.calls()
+    k8s_writes = k8s.calls()
+    files = sorted(glob.glob(os.path.join(report_dir, "%s-*.json" % operation)))
+    if proc.returncode != 0 or not files:
+        sys.stdout.write(proc.stdout[-6000:] + proc.stderr[-3000:])
+        raise SystemExit("%s failed (rc=%s); report dir %s" % (operation, proc.returncode, report_dir))
+    with open(files[-1], encoding="utf-8") as handle:
+        report = json.load(handle)
+    steps = [dict(s, started=float(s["started"]), ended=float(s["ended"])) for s in report["steps"]]
+    by_step = attribute(sampler.samples, steps)
+    tasks = timeline_tasks(timeline)
+    return dict(operation=operation, wall=wall, t0=t0, t_end=t0 + wall, report=report, steps=steps, calls=calls,
+                by_step=by_step, k8s_writes=k8s_writes, tasks=tasks, load=(load_before, load_after),
+                cmd=" ".join(cmd[1:3] + cmd[3:5]) + (" " + " ".join("-e %s=%s" % kv for kv in extra.items()) if extra else ""))
+
+
+def analyse(run):
+    """Per step: wall, model floor (waits + round trips x latency), module elapsed, tasks; the critical path."""
+    op, steps, tasks = run["operation"], run["steps"], run["tasks"]
+    # Each task to the innermost step whose window holds its start.
+    per_task_cost = [t["end"] - t["start"] for t in tasks if short(t["action"]) in CONTROLLER_ONLY]
+    module_launch = [t["end"] - t["start"] - t["elapsed"] for t in tasks if t["elapsed"] is not None
+                     and short(t["action"]) not in ("async_status",)]
+    rows = []
+    for s in steps:
+        inner = [t for t in tasks if s["started"] - 0.05 <= t["start"] <= s["ended"]]
+        ops = run["by_step"].get(s["step"], Counter())
+        rtt = round_trips(ops)
+        wait = waits(op, s["step"])
+        floor = wait + rtt * LATENCY
+        elapsed = [t["elapsed"] for t in inner if t["elapsed"] is not None]
+        detail = s.get("detail") or {}
+        if isinstance(detail, dict) and isinstance(detail.get("elapsed_seconds"), (int, float)):
+            module_elapsed = float(detail["elapsed_seconds"])
+        else:
+            module_elapsed = sum(elapsed) if elapsed else None
+        rows.append(dict(step=s["step"], wall=s["ended"] - s["started"], wait=wait, rtt=rtt, floor=floor,
+                         module_elapsed=module_elapsed, tasks=len(inner),
+                         controller_tasks=sum(1 for t in inner if short(t["action"]) in CONTROLLER_ONLY),
+                         calls=sum(ops.values())))
+    floors = {r["step"]: r["floor"] for r in rows}
+    between = run["by_step"].get("(between steps)", Counter())
+    between_rtt = round_trips(between)
+    if op == "failover":
+        overlapped = max(floors.get("promote_databases", 0.0),
+                         floors.get("repoint_services", 0.0) + floors.get("scale_services", 0.0))
+        cp = sum(f for s, f in floors.items() if s not in ("promote_databases", "repoint_services", "scale_services"))
+        cp += overlapped + between_rtt * LATENCY
+        cp_text = ("sum of the steps' floors, with max(promote_databases %.2f, repoint_services + scale_services %.2f) "
+                   "for the overlap, + %d round trips outside the steps" % (
+                       floors.get("promote_databases", 0.0),
+                       floors.get("repoint_services", 0.0) + floors.get("scale_services", 0.0), between_rtt))
+    else:
+        cp = sum(floors.values()) + between_rtt * LATENCY
+        cp_text = "sum of the steps' floors + %d round trips outside the steps" % between_rtt
+    report_wall = float(run["report"]["wall_seconds"])
+    first = min(s["started"] for s in steps)
+    return dict(rows=rows, cp=cp, cp_text=cp_text, report_wall=report_wall,
+                startup=first - run["t0"], tail=run["t_end"] - max(s["ended"] for s in steps),
+                per_task=statistics.median(per_task_cost) if per_task_cost else None,
+                per_task_mean=statistics.mean(per_task_cost) if per_task_cost else None,
+                n_tasks=len(tasks), n_controller=len(per_task_cost),
+                module_launch=statistics.median(module_launch) if module_launch else None,
+                n_module=len(module_launch))
+
+
+def fmt(x, nd=2):
+    return "-" if x is None else ("%.*f" % (nd, x))
+
+
+def render(runs, rounds):
+    lines = ["# failover.yml / failback.yml against their critical path (issue 10, Figures)", "",
+             "`scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_runbook%s`"
+             % ("" if rounds == 2 else " --rounds %d" % rounds), "",
+             "Latency model: promotion %.0f s, DB class change %.0f s, rollout %.0f s (node simulator pod start "
+             "delay, both clusters), DNS propagation %.0f s, %d ms per AWS call, edge resolver cache %d s; world "
+             "defaults otherwise (ElastiCache create %.1f s / delete %.1f s, replica creation, snapshots, deletes "
+             "instant, new replicas' lag 0). Each round: fresh seed (AWS + both clusters), eu-west-1 down, "
+             "failover.yml; eu-west-1 up, failback.yml with dr_failback_delete_old_primaries=true. "
+             "Inventory `inventories/local` as it is (poll intervals 0.2-0.5 s where it sets them; roles' "
+             "defaults elsewhere)." % (
+                 MODEL["promotion_seconds"], MODEL["rds_modify_seconds"], POD_START_DELAY,
+                 MODEL["dns_propagation_seconds"], MODEL["latency_ms"], MODEL["resolver_ttl_seconds"],
+                 REDIS_CREATE, REDIS_DELETE), "",
+             "## Summary", "",
+             "| round | playbook | process wall (s) | report wall (s) | critical path (s) | wall / CP | report wall / CP "
+             "| bar 1.3 | start-up before preflight (s) | after the last step (s) | tasks | load avg before -> after (1 min) "
+             "| AWS calls | k8s writes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i, run in enumerate(runs):
+        a = run["analysis"]
+        lines.append("| %d | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %s | %.1f | %.1f | %d | %.2f -> %.2f | %d | %d |" % (
+            run["round"], run["operation"], run["wall"], a["report_wall"], a["cp"], run["wall"] / a["cp"],
+            a["report_wall"] / a["cp"], "met" if run["wall"] / a["cp"] <= 1.3 else "missed",
+            a["startup"], a["tail"], a["n_tasks"], run["load"][0][0], run["load"][1][0], run["calls"]["total"],
+            sum(run["k8s_writes"].values())))
+    lines += ["", "Ansible's own cost, from the task timeline: median controller-only task (set_fact, assert, debug, "
+              "include_*) and median module launch (a module task's duration minus the module's own elapsed_seconds).", "",
+              "| round | playbook | controller-only tasks | median (s) | mean (s) | module tasks reporting elapsed | median launch (s) |",
+              "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        a = run["analysis"]
+        lines.append("| %d | %s | %d | %s | %s | %d | %s |" % (run["round"], run["operation"], a["n_controller"],
+                                                           fmt(a["per_task"], 3), fmt(a["per_task_mean"], 3),
+                                                           a["n_module"], fmt(a["module_launch"], 2)))
+    for op in ("failover", "failback"):
+        lines += ["", "## %s: critical path" % op, "", CRITICAL_PATH[op], "",
+                  "A step's floor = its modelled wait + its round trips x %d ms. Round trips are counted from the AWS "
+                  "calls sampled in the step's window (innermost step): an operation a batch fans out (%s) is one; a "
+                  "poll (%s) is two; anything else one per call. Assumptions: Kubernetes API calls and the "
+                  "controller's own work cost 0; the modelled waits are the only waits." % (
+                      MODEL["latency_ms"], ", ".join(sorted(FANOUT)), ", ".join(sorted(POLLS)))]
+        for run in runs:
+            if run["operation"] != op:
+                continue
+            a = run["analysis"]
+            lines += ["", "### round %d: wall %.1f s, critical path %.2f s (%s), ratio %.2f" % (
+                run["round"], run["wall"], a["cp"], a["cp_text"], run["wall"] / a["cp"]), "",
+                "| step | wall (s) | modelled wait (s) | round trips | floor (s) | wall - floor = overhead (s) "
+                "| module elapsed (s) | wall - module elapsed (s) | tasks (controller-only) | AWS calls |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+            for r in a["rows"]:
+                lines.append("| %s | %.2f | %.1f | %d | %.2f | %.2f | %s | %s | %d (%d) | %d |" % (
+                    r["step"], r["wall"], r["wait"], r["rtt"], r["floor"], r["wall"] - r["floor"],
+                    fmt(r["module_elapsed"]), fmt(r["wall"] - r["module_elapsed"]) if r["module_elapsed"] is not None else "-",
+                    r["tasks"], r["controller_tasks"], r["calls"]))
+            lines += ["", "AWS calls by operation (this run): " + ", ".join(
+                "%s %d" % kv for kv in sorted(run["calls"]["by_operation"].items())),
+                "", "Kubernetes writes (audit log): " + (", ".join("%s %d" % kv for kv in sorted(run["k8s_writes"].items())) or "none")]
+    return "\n".join(lines) + "\n"
+
+
+def fresh_round(world, k8s_run_dir, kubeconfig):
+    world.reset()
+    info = world.seed(lag_seconds=5)
+    k8s = K8s(k8s_run_dir, kubeconfig, info)
+    k8s.reset()  # both clusters as seeded, no delay
+    for region in ("eu-west-1", "eu-west-2"):
+        cluster.set_knobs(k8s_run_dir, region, pod_start_delay=POD_START_DELAY)
+    world.configure(**MODEL)
+    world.region_down("eu-west-1")
+    return k8s
+
+
+CALLBACK_DIR = tempfile.mkdtemp(prefix="bench-cb-")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with open(os.path.join(CALLBACK_DIR, "bench_timeline.py"), "w", encoding="utf-8") as handle:
+        handle.write(CALLBACK)
+    kubeconfig = os.environ["KUBECONFIG"]
+    run_dir = os.path.dirname(kubeconfig)
+    world = World(os.environ["AWS_ENDPOINT_URL"])
+    runs = []
+    for n in range(1, args.rounds + 1):
+        k8s = fresh_round(world, run_dir, kubeconfig)
+        incident = "BENCH-" + uuid.uuid4().hex[:8]
+        for op, extra in (("failover", {}), ("failback", {"dr_failback_delete_old_primaries": True})):
+            if op == "failback":
+                world.region_up("eu-west-1")
+            run = run_playbook(world, k8s, op, incident, extra)
+            run["round"] = n
+            run["analysis"] = analyse(run)
+            runs.append(run)
+            a = run["analysis"]
+            print("[round %d] %s: wall %.1f s, report %.1f s, critical path %.2f s, ratio %.2f, load %.2f -> %.2f, "
+                  "%d AWS calls" % (n, op, run["wall"], a["report_wall"], a["cp"], run["wall"] / a["cp"],
+                                    run["load"][0][0], run["load"][1][0], run["calls"]["total"]), flush=True)
+        for region in ("eu-west-1", "eu-west-2"):
+            cluster.set_knobs(run_dir, region, pod_start_delay=0)
+    text = render(runs, args.rounds)
+    print(text)
+    with open(RESULTS, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+if __name__ == "__main__":
+    main()
