@@ -31,6 +31,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,7 @@ SOAK = 1.0          # dr_shift_soak_seconds (inventories/local/group_vars/all/tr
 SHIFT_STEPS = 3     # dr_shift_weights 10 -> 50 -> 100
 REDIS_DELETE = 0.5  # elasticache_delete_seconds, the world's default
 REDIS_CREATE = 1.0  # elasticache_create_seconds, the world's default (overlapped in a failover)
+ROLLING_ROUNDS = 3  # a rolling restart at 3 replicas, one new pod at a time
 
 # Counting round trips on the critical path from the calls a step made: an operation a batch module
 # sends for every resource at once (a thread pool) is one round trip; an operation repeated as a poll
@@ -83,7 +85,9 @@ CRITICAL_PATH = {
         "Every step after the one before (failback.yml has no overlap): preflight's calls; the rebuild "
         "(retire the 8 stale eu-west-1 instances - snapshot, delete - and create 8 replicas of the eu-west-2 "
         "primaries: instant in the model, round trips only); S3 copy-back and CRR (round trips); home Secrets "
-        "and scale (eu-west-1 kept its 3 pods through the outage: no rollout); verify home (direct, at once); "
+        "and scale (eu-west-1 kept its 3 pods through the outage, but the step restarts every deployment whose pods "
+        "carry no digest of their Secrets - all 9 after a seed: a rolling restart, 3 rounds of one 2 s pod start, "
+        "the 9 at once); verify home (direct, at once); "
         "stop writes in eu-west-2 (the write path 3 -> 0: terminating pods go at once) and the drain (the new "
         "replicas' lag, 0 in the model); the promotion (4 s); the traffic shift: 3 weighted steps, each "
         "1 s propagation + 1 s soak (dr_shift_soak_seconds) + its gate (Route 53 status, /health), then failover "
@@ -94,13 +98,19 @@ CRITICAL_PATH = {
 
 
 def waits(operation, step):
-    """Seconds of the latency model a step waits on, on the critical path."""
+    """Seconds of the latency model a step waits on, on the critical path (step: the report's entry)."""
+    name, detail = step["step"], step.get("detail") or {}
     if operation == "failover":
         return {"promote_databases": MODEL["promotion_seconds"], "scale_services": POD_START_DELAY,
-                "scale_databases": MODEL["rds_modify_seconds"], "dns": MODEL["dns_propagation_seconds"]}.get(step, 0.0)
+                "scale_databases": MODEL["rds_modify_seconds"], "dns": MODEL["dns_propagation_seconds"]}.get(name, 0.0)
+    if name == "scale_services":
+        # eu-west-1 kept its 3 pods through the outage; a deployment the step restarts rolls one pod at a
+        # time (RollingUpdate 25 %/25 % at 3 replicas: surge 1, unavailable 0), all deployments at once.
+        restarted = [r for r in detail.get("results", []) if r.get("action") in ("restart", "scale-and-restart")]
+        return ROLLING_ROUNDS * POD_START_DELAY if restarted else 0.0
     return {"promote_databases": MODEL["promotion_seconds"],
             "traffic_shift": SHIFT_STEPS * (MODEL["dns_propagation_seconds"] + SOAK) + MODEL["dns_propagation_seconds"],
-            "restore_standby": REDIS_DELETE}.get(step, 0.0)
+            "restore_standby": REDIS_DELETE}.get(name, 0.0)
 
 
 def round_trips(ops):
@@ -161,15 +171,15 @@ class Sampler(threading.Thread):
 
     def __init__(self, world, every=0.2):
         super().__init__(daemon=True)
-        self.world, self.every, self.samples, self._stop = world, every, [], threading.Event()
+        self.world, self.every, self.samples, self._halt = world, every, [], threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.time(), dict(self.world.calls()["by_operation"])))
-            self._stop.wait(self.every)
+            self._halt.wait(self.every)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
         self.samples.append((time.time(), dict(self.world.calls()["by_operation"])))
 
@@ -244,59 +254,102 @@ def run_playbook(world, k8s, operation, incident, extra):
     steps = [dict(s, started=float(s["started"]), ended=float(s["ended"])) for s in report["steps"]]
     by_step = attribute(sampler.samples, steps)
     tasks = timeline_tasks(timeline)
+    shutil.rmtree(report_dir, ignore_errors=True)
     return dict(operation=operation, wall=wall, t0=t0, t_end=t0 + wall, report=report, steps=steps, calls=calls,
                 by_step=by_step, k8s_writes=k8s_writes, tasks=tasks, load=(load_before, load_after),
                 cmd=" ".join(cmd[1:3] + cmd[3:5]) + (" " + " ".join("-e %s=%s" % kv for kv in extra.items()) if extra else ""))
 
 
+def _union(intervals):
+    total, last = 0.0, None
+    for a, b in sorted(intervals):
+        if last is None or a > last:
+            total += b - a
+            last = b
+        elif b > last:
+            total += b - last
+            last = b
+    return total
+
+
 def analyse(run):
-    """Per step: wall, model floor (waits + round trips x latency), module elapsed, tasks; the critical path."""
+    """Per step, on its exclusive time (its window less the steps nested in it, e.g. repoint and scale inside
+    the promotion's window in a failover): wall, modelled wait, round trips, floor, tasks, modules' own time.
+    The floors add up to the critical path; the rows plus start-up, gaps and tail add up to the process wall."""
     op, steps, tasks = run["operation"], run["steps"], run["tasks"]
-    # Each task to the innermost step whose window holds its start.
-    per_task_cost = [t["end"] - t["start"] for t in tasks if short(t["action"]) in CONTROLLER_ONLY]
-    module_launch = [t["end"] - t["start"] - t["elapsed"] for t in tasks if t["elapsed"] is not None
-                     and short(t["action"]) not in ("async_status",)]
+
+    def innermost(t):
+        holding = [s for s in steps if s["started"] - 0.05 <= t <= s["ended"]]
+        return max(holding, key=lambda s: s["started"])["step"] if holding else None
+
+    for t in tasks:
+        t["step"] = innermost(t["start"])
     rows = []
     for s in steps:
-        inner = [t for t in tasks if s["started"] - 0.05 <= t["start"] <= s["ended"]]
+        nested = [o for o in steps if o is not s and s["started"] <= o["started"] and o["ended"] <= s["ended"]]
+        window = s["ended"] - s["started"]
+        exclusive = window - _union([(o["started"], o["ended"]) for o in nested])
+        mine = [t for t in tasks if t["step"] == s["step"]]
         ops = run["by_step"].get(s["step"], Counter())
         rtt = round_trips(ops)
-        wait = waits(op, s["step"])
-        floor = wait + rtt * LATENCY
-        elapsed = [t["elapsed"] for t in inner if t["elapsed"] is not None]
-        detail = s.get("detail") or {}
-        if isinstance(detail, dict) and isinstance(detail.get("elapsed_seconds"), (int, float)):
-            module_elapsed = float(detail["elapsed_seconds"])
-        else:
-            module_elapsed = sum(elapsed) if elapsed else None
-        rows.append(dict(step=s["step"], wall=s["ended"] - s["started"], wait=wait, rtt=rtt, floor=floor,
-                         module_elapsed=module_elapsed, tasks=len(inner),
-                         controller_tasks=sum(1 for t in inner if short(t["action"]) in CONTROLLER_ONLY),
+        wait = waits(op, s)
+        own_floor = wait + rtt * LATENCY
+        # The promotion job's elapsed (through async_status) is its own only when nothing ran beside it.
+        rows.append(dict(step=s["step"], window=window, wall=exclusive, wait=wait, rtt=rtt, own_floor=own_floor,
+                         nested=[o["step"] for o in nested], tasks=len(mine),
+                         modules=sum(1 for t in mine if short(t["action"]) not in CONTROLLER_ONLY),
+                         module_elapsed=sum(t["elapsed"] for t in mine if t["elapsed"] is not None
+                                            and (short(t["action"]) != "async_status" or not nested)),
                          calls=sum(ops.values())))
-    floors = {r["step"]: r["floor"] for r in rows}
+    floors = {r["step"]: r["own_floor"] for r in rows}
+    for r in rows:
+        # A step waiting under the steps nested in it (the promotion under repoint + scale) keeps on the
+        # critical path only what outlasts them; its own round trips at least.
+        nested_floor = sum(floors[n] for n in r["nested"])
+        r["floor"] = max(r["own_floor"] - nested_floor, r["rtt"] * LATENCY) if r["nested"] else r["own_floor"]
     between = run["by_step"].get("(between steps)", Counter())
     between_rtt = round_trips(between)
-    if op == "failover":
-        overlapped = max(floors.get("promote_databases", 0.0),
-                         floors.get("repoint_services", 0.0) + floors.get("scale_services", 0.0))
-        cp = sum(f for s, f in floors.items() if s not in ("promote_databases", "repoint_services", "scale_services"))
-        cp += overlapped + between_rtt * LATENCY
-        cp_text = ("sum of the steps' floors, with max(promote_databases %.2f, repoint_services + scale_services %.2f) "
-                   "for the overlap, + %d round trips outside the steps" % (
-                       floors.get("promote_databases", 0.0),
-                       floors.get("repoint_services", 0.0) + floors.get("scale_services", 0.0), between_rtt))
-    else:
-        cp = sum(floors.values()) + between_rtt * LATENCY
-        cp_text = "sum of the steps' floors + %d round trips outside the steps" % between_rtt
-    report_wall = float(run["report"]["wall_seconds"])
-    first = min(s["started"] for s in steps)
-    return dict(rows=rows, cp=cp, cp_text=cp_text, report_wall=report_wall,
-                startup=first - run["t0"], tail=run["t_end"] - max(s["ended"] for s in steps),
-                per_task=statistics.median(per_task_cost) if per_task_cost else None,
-                per_task_mean=statistics.mean(per_task_cost) if per_task_cost else None,
-                n_tasks=len(tasks), n_controller=len(per_task_cost),
-                module_launch=statistics.median(module_launch) if module_launch else None,
-                n_module=len(module_launch))
+    cp = sum(r["floor"] for r in rows) + between_rtt * LATENCY
+    first, last = min(s["started"] for s in steps), max(s["ended"] for s in steps)
+    covered = _union([(s["started"], s["ended"]) for s in steps])
+    # Where the wall goes, by kind of task (each task: its start to its last result).
+    kinds = Counter()
+    counts = Counter()
+    for t in tasks:
+        d = t["end"] - t["start"]
+        a = short(t["action"])
+        if a == "pause":
+            kinds["pause (the shift's soak)"] += d
+            counts["pause (the shift's soak)"] += 1
+        elif a == "async_status":
+            kinds["async_status (waiting for the promotion job)"] += d
+            counts["async_status (waiting for the promotion job)"] += 1
+        elif a in CONTROLLER_ONLY:
+            kinds["controller-only tasks (set_fact, assert, debug, include_*)"] += d
+            counts["controller-only tasks (set_fact, assert, debug, include_*)"] += 1
+        elif t["elapsed"] is not None:
+            kinds["our modules: their own elapsed_seconds"] += t["elapsed"]
+            kinds["our modules: launch and return (duration - elapsed)"] += d - t["elapsed"]
+            counts["our modules: their own elapsed_seconds"] += 1
+            counts["our modules: launch and return (duration - elapsed)"] += 1
+        elif d < 0.06:
+            kinds["skipped module tasks"] += d
+            counts["skipped module tasks"] += 1
+        else:
+            kinds["other modules (amazon.aws, uri, command, file/copy/template, k8s_secrets, ...)"] += d
+            counts["other modules (amazon.aws, uri, command, file/copy/template, k8s_secrets, ...)"] += 1
+    first_task = min(t["start"] for t in tasks)
+    last_end = max(t["end"] for t in tasks)
+    kinds["process start-up before the first task"] = first_task - run["t0"]
+    kinds["after the last task (exit)"] = run["t_end"] - last_end
+    controller = [t["end"] - t["start"] for t in tasks if short(t["action"]) in CONTROLLER_ONLY - {"pause"}]
+    launch = [t["end"] - t["start"] - t["elapsed"] for t in tasks if t["elapsed"] is not None
+              and short(t["action"]) != "async_status"]
+    return dict(rows=rows, cp=cp, between_rtt=between_rtt, report_wall=float(run["report"]["wall_seconds"]),
+                startup=first - run["t0"], tail=run["t_end"] - last, gaps=(last - first) - covered,
+                kinds=kinds, counts=counts, n_tasks=len(tasks),
+                per_task=statistics.median(controller) if controller else None, n_controller=len(controller),
+                launch=statistics.median(launch) if launch else None, n_launch=len(launch))
 
 
 def fmt(x, nd=2):
@@ -304,62 +357,72 @@ def fmt(x, nd=2):
 
 
 def render(runs, rounds):
+    load_now = os.getloadavg()
     lines = ["# failover.yml / failback.yml against their critical path (issue 10, Figures)", "",
-             "`scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_runbook%s`"
-             % ("" if rounds == 2 else " --rounds %d" % rounds), "",
+             "`scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_runbook%s` "
+             "(2 cores, shared; load average at the end %.2f / %.2f / %.2f)"
+             % ("" if rounds == 2 else " --rounds %d" % rounds, *load_now), "",
              "Latency model: promotion %.0f s, DB class change %.0f s, rollout %.0f s (node simulator pod start "
              "delay, both clusters), DNS propagation %.0f s, %d ms per AWS call, edge resolver cache %d s; world "
-             "defaults otherwise (ElastiCache create %.1f s / delete %.1f s, replica creation, snapshots, deletes "
-             "instant, new replicas' lag 0). Each round: fresh seed (AWS + both clusters), eu-west-1 down, "
+             "defaults otherwise (ElastiCache create %.1f s / delete %.1f s; replica creation, snapshots, deletes "
+             "instant; new replicas' lag 0). Each round: fresh seed (AWS + both clusters), eu-west-1 down, "
              "failover.yml; eu-west-1 up, failback.yml with dr_failback_delete_old_primaries=true. "
-             "Inventory `inventories/local` as it is (poll intervals 0.2-0.5 s where it sets them; roles' "
-             "defaults elsewhere)." % (
+             "Inventory `inventories/local` as it is." % (
                  MODEL["promotion_seconds"], MODEL["rds_modify_seconds"], POD_START_DELAY,
                  MODEL["dns_propagation_seconds"], MODEL["latency_ms"], MODEL["resolver_ttl_seconds"],
                  REDIS_CREATE, REDIS_DELETE), "",
              "## Summary", "",
-             "| round | playbook | process wall (s) | report wall (s) | critical path (s) | wall / CP | report wall / CP "
-             "| bar 1.3 | start-up before preflight (s) | after the last step (s) | tasks | load avg before -> after (1 min) "
+             "| round | playbook | process wall (s) | report wall (s) | critical path (s) | wall / CP | bar 1.3 "
+             "| tasks | median controller-only task (s) | median module launch (s) | load avg 1 min before -> after "
              "| AWS calls | k8s writes |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for i, run in enumerate(runs):
-        a = run["analysis"]
-        lines.append("| %d | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %s | %.1f | %.1f | %d | %.2f -> %.2f | %d | %d |" % (
-            run["round"], run["operation"], run["wall"], a["report_wall"], a["cp"], run["wall"] / a["cp"],
-            a["report_wall"] / a["cp"], "met" if run["wall"] / a["cp"] <= 1.3 else "missed",
-            a["startup"], a["tail"], a["n_tasks"], run["load"][0][0], run["load"][1][0], run["calls"]["total"],
-            sum(run["k8s_writes"].values())))
-    lines += ["", "Ansible's own cost, from the task timeline: median controller-only task (set_fact, assert, debug, "
-              "include_*) and median module launch (a module task's duration minus the module's own elapsed_seconds).", "",
-              "| round | playbook | controller-only tasks | median (s) | mean (s) | module tasks reporting elapsed | median launch (s) |",
-              "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         a = run["analysis"]
-        lines.append("| %d | %s | %d | %s | %s | %d | %s |" % (run["round"], run["operation"], a["n_controller"],
-                                                           fmt(a["per_task"], 3), fmt(a["per_task_mean"], 3),
-                                                           a["n_module"], fmt(a["module_launch"], 2)))
+        lines.append("| %d | %s | %.1f | %.1f | %.2f | %.2f | %s | %d | %s | %s | %.2f -> %.2f | %d | %d |" % (
+            run["round"], run["operation"], run["wall"], a["report_wall"], a["cp"], run["wall"] / a["cp"],
+            "met" if run["wall"] / a["cp"] <= 1.3 else "missed", a["n_tasks"], fmt(a["per_task"], 3),
+            fmt(a["launch"], 2), run["load"][0][0], run["load"][1][0], run["calls"]["total"],
+            sum(run["k8s_writes"].values())))
+    lines += ["", "Report wall: the report's wall_seconds (preflight's start to the report's assembly). Median module "
+              "launch: a module task's duration minus the module's own elapsed_seconds (Ansible building, shipping and "
+              "starting the module, its imports and client set-up, the result's return), over our modules that report it."]
     for op in ("failover", "failback"):
-        lines += ["", "## %s: critical path" % op, "", CRITICAL_PATH[op], "",
-                  "A step's floor = its modelled wait + its round trips x %d ms. Round trips are counted from the AWS "
-                  "calls sampled in the step's window (innermost step): an operation a batch fans out (%s) is one; a "
-                  "poll (%s) is two; anything else one per call. Assumptions: Kubernetes API calls and the "
-                  "controller's own work cost 0; the modelled waits are the only waits." % (
+        lines += ["", "## %s" % op, "", "**Critical path.** " + CRITICAL_PATH[op], "",
+                  "A step's floor = its modelled wait + its round trips x %d ms, on its exclusive time (its window "
+                  "less the steps nested in it; a step that waits under nested ones - the promotion under repoint and "
+                  "scale - keeps only what outlasts them). Round trips are counted from the AWS calls sampled in the "
+                  "step's exclusive time: an operation a batch fans out (%s) is one; a poll (%s) is two (the read "
+                  "before, the read that sees it done); anything else one per call. Assumptions: Kubernetes calls "
+                  "(local API servers) and the controller's own work cost 0; the modelled waits are the only waits. "
+                  "Overhead = exclusive wall - floor." % (
                       MODEL["latency_ms"], ", ".join(sorted(FANOUT)), ", ".join(sorted(POLLS)))]
         for run in runs:
             if run["operation"] != op:
                 continue
             a = run["analysis"]
-            lines += ["", "### round %d: wall %.1f s, critical path %.2f s (%s), ratio %.2f" % (
-                run["round"], run["wall"], a["cp"], a["cp_text"], run["wall"] / a["cp"]), "",
-                "| step | wall (s) | modelled wait (s) | round trips | floor (s) | wall - floor = overhead (s) "
-                "| module elapsed (s) | wall - module elapsed (s) | tasks (controller-only) | AWS calls |",
+            lines += ["", "### round %d: wall %.1f s, critical path %.2f s, ratio %.2f" % (
+                run["round"], run["wall"], a["cp"], run["wall"] / a["cp"]), "",
+                "| step | window (s) | exclusive wall (s) | modelled wait (s) | round trips | floor (s) | overhead (s) "
+                "| tasks (modules) | modules' own elapsed (s) | AWS calls |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
             for r in a["rows"]:
-                lines.append("| %s | %.2f | %.1f | %d | %.2f | %.2f | %s | %s | %d (%d) | %d |" % (
-                    r["step"], r["wall"], r["wait"], r["rtt"], r["floor"], r["wall"] - r["floor"],
-                    fmt(r["module_elapsed"]), fmt(r["wall"] - r["module_elapsed"]) if r["module_elapsed"] is not None else "-",
-                    r["tasks"], r["controller_tasks"], r["calls"]))
-            lines += ["", "AWS calls by operation (this run): " + ", ".join(
+                lines.append("| %s%s | %.2f | %.2f | %.1f | %d | %.2f | %.2f | %d (%d) | %.2f | %d |" % (
+                    r["step"], " (holds %s)" % ", ".join(r["nested"]) if r["nested"] else "", r["window"], r["wall"],
+                    r["wait"], r["rtt"], r["floor"], r["wall"] - r["floor"], r["tasks"], r["modules"],
+                    r["module_elapsed"], r["calls"]))
+            between = run["by_step"].get("(between steps)", Counter())
+            lines += [
+                "| (start-up: process start to preflight) | | %.2f | | | | %.2f | | | |" % (a["startup"], a["startup"]),
+                "| (gaps between steps) | | %.2f | | | | %.2f | | | |" % (a["gaps"], a["gaps"]),
+                "| (after the last step: unlock, report, end declaration, exit) | | %.2f | | %d | %.2f | %.2f | | | %d |" % (
+                    a["tail"], a["between_rtt"], a["between_rtt"] * LATENCY, a["tail"] - a["between_rtt"] * LATENCY,
+                    sum(between.values())),
+                "| **total** | | **%.2f** | | | **%.2f** | **%.2f** | | | **%d** |" % (
+                    run["wall"], a["cp"], run["wall"] - a["cp"], run["calls"]["total"]),
+                "", "Where the wall goes, by kind of task:", "", "| kind | tasks | seconds |", "|---|---|---|"]
+            for kind, secs in sorted(a["kinds"].items(), key=lambda kv: -kv[1]):
+                lines.append("| %s | %s | %.2f |" % (kind, a["counts"].get(kind, "") or "", secs))
+            lines += ["", "AWS calls by operation: " + ", ".join(
                 "%s %d" % kv for kv in sorted(run["calls"]["by_operation"].items())),
                 "", "Kubernetes writes (audit log): " + (", ".join("%s %d" % kv for kv in sorted(run["k8s_writes"].items())) or "none")]
     return "\n".join(lines) + "\n"
@@ -406,6 +469,7 @@ def main():
                                     run["load"][0][0], run["load"][1][0], run["calls"]["total"]), flush=True)
         for region in ("eu-west-1", "eu-west-2"):
             cluster.set_knobs(run_dir, region, pod_start_delay=0)
+    shutil.rmtree(CALLBACK_DIR, ignore_errors=True)
     text = render(runs, args.rounds)
     print(text)
     with open(RESULTS, "w", encoding="utf-8") as handle:
