@@ -383,6 +383,26 @@ def render(runs, rounds):
             "met" if run["wall"] / a["cp"] <= 1.3 else "missed", a["n_tasks"], fmt(a["per_task"], 3),
             fmt(a["launch"], 2), run["load"][0][0], run["load"][1][0], run["calls"]["total"],
             sum(run["k8s_writes"].values())))
+    lines += ["", "## Reading", ""]
+    for op in ("failover", "failback"):
+        mine = [r for r in runs if r["operation"] == op]
+        if not mine:
+            continue
+        wall = statistics.mean(r["wall"] for r in mine)
+        cp = mine[0]["analysis"]["cp"]
+        ours = statistics.mean(r["analysis"]["kinds"]["our modules: launch and return (duration - elapsed)"] for r in mine)
+        other_key = "other modules (amazon.aws, uri, command, file/copy/template, k8s_secrets, ...)"
+        others = statistics.mean(r["analysis"]["kinds"][other_key] for r in mine)
+        n_mod = mine[0]["analysis"]["counts"]["our modules: launch and return (duration - elapsed)"] + \
+            mine[0]["analysis"]["counts"][other_key]
+        ctrl = statistics.mean(r["analysis"]["kinds"]["controller-only tasks (set_fact, assert, debug, include_*)"] for r in mine)
+        lines.append(
+            "- %s: wall %.1f s against a critical path of %.2f s (%.2f x). %d module runs: our modules' launch and "
+            "return %.1f s, the other modules (whose own work here is a few round trips) %.1f s in all; %d "
+            "controller-only tasks %.1f s. Without the module launches the wall would be about %.1f s (%.2f x)." % (
+                op, wall, cp, wall / cp, n_mod, ours, others, mine[0]["analysis"]["counts"][
+                    "controller-only tasks (set_fact, assert, debug, include_*)"], ctrl,
+                wall - ours - others, (wall - ours - others) / cp))
     lines += ["", "Report wall: the report's wall_seconds (preflight's start to the report's assembly). Median module "
               "launch: a module task's duration minus the module's own elapsed_seconds (Ansible building, shipping and "
               "starting the module, its imports and client set-up, the result's return), over our modules that report it."]
