@@ -15,6 +15,7 @@ import urllib.error
 import pytest
 
 from tests.world import World
+from tests.world.edge import DEPLOYMENTS_CACHE_SECONDS
 
 LAG = 2.0  # every replica's ReplicaLag: small, so the waits are short
 PRIMARY, STANDBY = "eu-west-1", "eu-west-2"
@@ -45,6 +46,9 @@ def dw(server, k8s_cluster):
 def data_world(dw, k8s):
     """Per test: the Kubernetes side as seeded (eu-west-1 at 3, eu-west-2 at 0), no region down after."""
     dw.k8s = k8s
+    # The edge caches each region's ready pods briefly: a reseed faster than that (a quiet machine)
+    # would otherwise meet the previous test's pods.
+    time.sleep(DEPLOYMENTS_CACHE_SECONDS)
     yield dw
     dw.configure(down_regions=[], promotion_seconds=None, rds_replica_lag_seconds=None)
 
