@@ -30,6 +30,7 @@ cannot equal the source's (multipart or KMS), the copy records the source ETag (
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 import urllib.parse
 from dataclasses import dataclass, field
@@ -150,37 +151,45 @@ def _listed(entry, deleted=False):
                   entry.get("StorageClass") or "STANDARD", deleted)
 
 
-def list_current(client, bucket, prefix="", counts=None):
-    """Every current object under prefix, in key order, a page (1,000 keys) at a time."""
+def current_pages(client, bucket, prefix="", counts=None):
+    """Every current object under prefix, in key order, as pages (lists of up to 1,000 keys)."""
     kwargs = dict(Bucket=bucket, Prefix=prefix or "", MaxKeys=1000)
     while True:
         page = client.list_objects_v2(aws_retry=True, **kwargs)
-        for entry in page.get("Contents", []):
-            if counts is not None:
-                counts[bucket] = counts.get(bucket, 0) + 1
-            yield _listed(entry)
+        items = [_listed(entry) for entry in page.get("Contents", [])]
+        if counts is not None:
+            counts[bucket] = counts.get(bucket, 0) + len(items)
+        yield items
         if not page.get("IsTruncated"):
             return
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 
-def list_latest(client, bucket, prefix="", counts=None):
-    """Every key's latest version under prefix, delete markers included, in key order (ListObjectVersions).
+def list_current(client, bucket, prefix="", counts=None):
+    """Every current object under prefix, in key order."""
+    return itertools.chain.from_iterable(current_pages(client, bucket, prefix, counts))
 
-    A page holds versions and delete markers in two lists; the latest of each key is in one of them.
-    """
+
+def latest_pages(client, bucket, prefix="", counts=None):
+    """Every key's latest version under prefix, delete markers included, in key order, as pages
+    (ListObjectVersions). A page holds versions and delete markers in two lists; the latest of
+    each key is in one of them."""
     kwargs = dict(Bucket=bucket, Prefix=prefix or "", MaxKeys=1000)
     while True:
         page = client.list_object_versions(aws_retry=True, **kwargs)
         latest = [_listed(v) for v in page.get("Versions", []) if v.get("IsLatest")]
         latest += [_listed(m, deleted=True) for m in page.get("DeleteMarkers", []) if m.get("IsLatest")]
-        for item in sorted(latest, key=lambda i: i.key):
-            if counts is not None and not item.deleted:
-                counts[bucket] = counts.get(bucket, 0) + 1
-            yield item
+        if counts is not None:
+            counts[bucket] = counts.get(bucket, 0) + sum(1 for item in latest if not item.deleted)
+        yield sorted(latest, key=lambda i: i.key)
         if not page.get("IsTruncated"):
             return
         kwargs.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page.get("NextVersionIdMarker") or "")
+
+
+def list_latest(client, bucket, prefix="", counts=None):
+    """Every key's latest version under prefix, delete markers included, in key order."""
+    return itertools.chain.from_iterable(latest_pages(client, bucket, prefix, counts))
 
 
 def merge(source, destination):
@@ -307,6 +316,19 @@ def encryption_args(head, kms_key_id):
     if sse:
         return dict(ServerSideEncryption=sse)
     return {}
+
+
+class CopyRefused(Exception):
+    """An object a server-side copy cannot take over as it is (see copy_problem)."""
+
+
+def copy_problem(head, kms_key_id):
+    """Why this object cannot be copied keeping its encryption, or None."""
+    if head.get("ServerSideEncryption") in KMS and not kms_key_id:
+        return "SSE-KMS encrypted: kms_key_id must name a KMS key of the destination region"
+    if head.get("SSECustomerAlgorithm"):
+        return "encrypted with a customer key (SSE-C), which a server-side copy cannot read"
+    return None
 
 
 def encryption_problems(plan, kms_key_id):

@@ -19,7 +19,8 @@ description:
   - I(mode=sync) copies to the destination every current object of the source that is missing or different
     there (optionally only those modified after I(modified_since), under I(prefix)) - failback's copy-back of
     what was written in the standby region while the primary was down. Copies are server-side (nothing is
-    downloaded, neither to copy nor to compare), concurrent, of the exact version inspected, multipart
+    downloaded, neither to copy nor to compare), concurrent, start while the buckets are still being listed,
+    are of the exact version inspected, multipart
     (C(UploadPartCopy)) above I(multipart_threshold), and keep content type, metadata, tags, storage class
     and encryption (SSE-KMS with I(kms_key_id), a key of the destination region).
   - Whether two objects differ is decided from size, ETag, full-object checksums and what an earlier copy
@@ -32,7 +33,8 @@ description:
     (versioned) source is a delete marker, newer than the destination's object - and check mode lists them
     first. In a versioned destination a deletion is a delete marker and the data stays as a noncurrent version.
   - One object that fails to copy is reported by key with its error; the others are still copied, and the
-    run fails at the end. Run again to copy what is left; what was copied is not copied again.
+    run fails at the end. So is an object that cannot be copied keeping its encryption (SSE-KMS without
+    I(kms_key_id), or SSE-C); check mode refuses the run over such objects, naming them. Run again to copy what is left; what was copied is not copied again.
   - I(mode=replication) ensures the CRR rule from the source to the destination (role, destination, status),
     keeping the configuration's other rules - failback restores C(eu-west-1) to C(eu-west-2), and a failover may
     set C(eu-west-2) to C(eu-west-1) for later.
@@ -91,7 +93,7 @@ options:
   kms_key_id:
     description:
       - The KMS key (id, ARN or alias) of the destination's region that SSE-KMS objects are encrypted with there.
-        Required when an object to copy is SSE-KMS encrypted.
+        Required when an object to copy is SSE-KMS encrypted; without it such an object fails, by key.
     type: str
   multipart_threshold:
     description: Objects larger than this many bytes are copied in parts (at most 5 GiB, S3's single-copy limit).
@@ -242,6 +244,7 @@ api_calls:
 """
 
 import datetime
+import itertools
 import queue
 import threading
 import time
@@ -262,7 +265,10 @@ def _now():
 
 
 def prefetched(items, depth=2):
-    """The items of an iterator, read ahead by a thread (at most depth waiting), so two listings run at once."""
+    """The items of an iterator, read ahead by a thread (at most depth waiting), so two listings run at once.
+
+    The items are pages: handing over single keys would cost a thread switch per key, which, among
+    the busy copy threads, made listing 10,000 keys take seconds instead of ten round trips."""
     box = queue.Queue(maxsize=depth)
     end = object()
 
@@ -345,8 +351,9 @@ class _Buckets(Adapter):
         return str(exc)
 
     def listing(self, spec, latest=False, counts=None):
-        lister = core.list_latest if latest else core.list_current
-        return prefetched(lister(self.s3(spec["region"]), spec["bucket"], self.params["prefix"], counts))
+        pages = core.latest_pages if latest else core.current_pages
+        return itertools.chain.from_iterable(
+            prefetched(pages(self.s3(spec["region"]), spec["bucket"], self.params["prefix"], counts)))
 
     def heads(self, spec, keys):
         """{key: HeadObject answer} for these keys, concurrently; a key gone meanwhile maps to None."""
@@ -374,7 +381,15 @@ class _Buckets(Adapter):
 
 
 class Sync(_Buckets):
-    """sync: list both buckets, keep what differs, inspect it, copy it (and delete) concurrently."""
+    """sync: list both buckets, and inspect and copy each difference as the listings find it.
+
+    A real run copies an object as soon as it is known to differ, while the listings go on (as
+    `aws s3 sync` does), instead of listing, then inspecting, then copying: the copies are the
+    long part, and they start after the first page. So "observe" here also copies; check mode
+    only inspects. An object that cannot be copied (SSE-KMS without kms_key_id, SSE-C) is a
+    failure named by key while the others are copied; check mode refuses the run over them.
+    Deletions come last, once every copy is done.
+    """
 
     failure = "Failed to copy"
 
@@ -386,6 +401,8 @@ class Sync(_Buckets):
         self.listed = {}
         self.seconds = {}  # per object copied: how long its copy took
         self.started = None
+        self.lock = threading.Lock()  # the tallies and the plan, written by the copy threads
+        self.actions, self.failures, self.deletions = [], {}, []
 
     def input_problems(self):
         p = self.params
@@ -409,15 +426,18 @@ class Sync(_Buckets):
             self.check_kms_key()
         self.destination_kms = core.default_kms(self.s3(self.destination["region"]), self.destination["bucket"])
         self.started = time.monotonic()
-        self.candidates, self.deletions = [], []
-        self.source_heads = self.heads(self.source, self.differing())
-        self.destination_heads = self.heads(self.destination, [c[0] for c in self.candidates if self.ask_destination(c)])
-        return {key: dst for key, _src, dst, _verdict in self.candidates}
+        before = {}
+        # Submitted as the listings find them; the pool's queue holds only the differences.
+        with ThreadPoolExecutor(max_workers=p["max_concurrency"]) as pool:
+            for candidate in self.differing():
+                before[candidate[0]] = candidate[2]
+                pool.submit(self.settle, candidate)
+        return before
 
     def differing(self):
-        """The keys that may need a copy, as the merged listings find them (candidates and deletions kept)."""
+        """(key, source item, destination item, quick verdict) of each key that may need a copy, as
+        the merged listings find it (deletions kept aside)."""
         p = self.params
-        candidates, deletions = self.candidates, self.deletions
         pairs = core.merge(self.listing(self.source, latest=p["delete"], counts=self.listed),
                            self.listing(self.destination, counts=self.listed))
         for key, src, dst in pairs:
@@ -428,30 +448,87 @@ class Sync(_Buckets):
                     if dst.last_modified > src.last_modified:
                         self.tallies["kept_newer"].add(key, dst.size, dst.last_modified)
                     else:
-                        deletions.append((key, src, dst))
+                        self.deletions.append(core.DeleteObject(key, dst, src))
                 continue
             if self.since is not None and src.last_modified < self.since:
                 self.older += 1
                 continue
             verdict = core.quick_verdict(src, dst)
             if verdict is None:
-                self.unchanged += 1
+                with self.lock:
+                    self.unchanged += 1
             elif dst is not None and dst.last_modified > src.last_modified:
                 self.tallies["kept_newer"].add(key, dst.size, dst.last_modified)
             else:
-                candidates.append((key, src, dst, verdict))
-                yield key
+                yield key, src, dst, verdict
 
-    def ask_destination(self, candidate):
-        """Whether the destination's object must be read to tell if it differs.
+    def head(self, spec, key):
+        """HeadObject (with checksums), or None when the key is gone."""
+        try:
+            return self.s3(spec["region"]).head_object(Bucket=spec["bucket"], Key=key, ChecksumMode="ENABLED",
+                                                       aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            if aws.is_error_code(exc, *core.NOT_FOUND):
+                return None
+            raise
 
-        Not when the source's ETag is its MD5 and the destination does not encrypt with KMS by
-        default: a different ETag there is different content, or the same content under another
-        ETag, which a copy makes equal (it loses nothing, and the rerun finds equal ETags).
+    def settle(self, candidate):
+        """Inspect one difference and, in a real run, copy it. Any error is kept by key."""
+        key, src, dst, verdict = candidate
+        action = core.CopyObject(key, verdict, src, dst, multipart=src.size > self.params["multipart_threshold"])
+        try:
+            action.head = self.head(self.source, key)
+            if not self.decide(action):
+                return
+            problem = core.copy_problem(action.head, self.params["kms_key_id"])
+            if problem:
+                raise core.CopyRefused(problem)
+            if not self.module.check_mode:
+                self.copy(action)
+        except Exception as exc:  # pylint: disable=broad-except
+            with self.lock:
+                self.failures[key] = exc
+        with self.lock:
+            self.actions.append(action)
+
+    def decide(self, action):
+        """Whether the object is to be copied (the reason set on the action), from its HeadObject.
+
+        The destination is read only when its ETag cannot settle it: when the source's ETag is its
+        MD5 and the destination does not encrypt with KMS by default, a different ETag is different
+        content, or the same content under another ETag, which a copy makes equal (it loses nothing,
+        and the rerun finds equal ETags).
         """
-        key, _src, _dst, verdict = candidate
-        head = self.source_heads.get(key)
-        return verdict == "unknown" and head is not None and (self.destination_kms or not core.plain_md5(head))
+        head = action.head
+        if head is None:
+            return False  # deleted in the source since it was listed
+        if head.get("ReplicationStatus") == "REPLICA":
+            with self.lock:
+                self.tallies["skipped_replicas"].add(action.name, action.size, action.source.last_modified)
+            return False
+        if action.reason == "unknown" and (self.destination_kms or not core.plain_md5(head)):
+            other = self.head(self.destination, action.name)
+            action.reason = core.head_verdict(head, other) if other else "missing"
+            if action.reason is None:
+                with self.lock:
+                    self.unchanged += 1
+                return False
+        elif action.reason == "unknown":
+            action.reason = "etag"
+        return True
+
+    def copy(self, action):
+        p = self.params
+        client = self.s3(self.destination["region"])
+        started = time.monotonic()
+        if action.multipart:
+            tags = core.tag_dict(self.s3(self.source["region"]), self.source["bucket"], action)
+            core.multipart_copy(client, self.destination["bucket"], action, self.source["bucket"],
+                                p["kms_key_id"], self.destination_kms, p["part_size"], tags, self.run_parts)
+        else:
+            core.copy_object(client, self.destination["bucket"], action, self.source["bucket"], p["kms_key_id"],
+                             self.destination_kms)
+        self.seconds[action.name] = round(time.monotonic() - started, 2)
 
     def check_kms_key(self):
         kms = aws.client(self.module, "kms", self.counter, region=self.destination["region"])
@@ -463,55 +540,24 @@ class Sync(_Buckets):
             raise
 
     def plan(self, observed):
-        p = self.params
-        plan = []
-        for key, src, dst, verdict in self.candidates:
-            head = self.source_heads.get(key)
-            if head is None:
-                continue  # deleted in the source since it was listed
-            if head.get("ReplicationStatus") == "REPLICA":
-                self.tallies["skipped_replicas"].add(key, src.size, src.last_modified)
-                continue
-            if verdict == "unknown" and key not in self.destination_heads:
-                verdict = "etag"  # see ask_destination
-            elif verdict == "unknown":
-                other = self.destination_heads[key]
-                verdict = core.head_verdict(head, other) if other else "missing"
-                if verdict is None:
-                    self.unchanged += 1
-                    continue
-            plan.append(core.CopyObject(key, verdict, src, dst, head, multipart=src.size > p["multipart_threshold"]))
-        plan += [core.DeleteObject(key, dst, src) for key, src, dst in self.deletions]
-        problems = core.encryption_problems(plan, p["kms_key_id"])
-        if problems:
-            raise BatchError(problems)
-        return sorted(plan, key=lambda a: a.name)
+        if self.module.check_mode:
+            problems = core.encryption_problems(self.actions, self.params["kms_key_id"])
+            if problems:
+                raise BatchError(problems)
+            for key in sorted(self.failures):  # an object that could not be read: the rehearsal fails
+                if not isinstance(self.failures[key], core.CopyRefused):
+                    raise self.failures[key]
+        return sorted(self.actions, key=lambda a: a.name) + sorted(self.deletions, key=lambda a: a.name)
 
     def simulate(self, plan, observed):
         return {a.name: None if a.action == "delete" else a.source for a in plan}
 
     def apply(self, plan):
-        p = self.params
-        client = self.s3(self.destination["region"])
-        failures = {}
-        copies = [a for a in plan if a.action == "copy"]
-
-        def copy(action):
-            started = time.monotonic()
-            if action.multipart:
-                tags = core.tag_dict(self.s3(self.source["region"]), self.source["bucket"], action)
-                core.multipart_copy(client, self.destination["bucket"], action, self.source["bucket"],
-                                    p["kms_key_id"], self.destination_kms, p["part_size"], tags, self.run_parts)
-            else:
-                core.copy_object(client, self.destination["bucket"], action, self.source["bucket"], p["kms_key_id"],
-                                 self.destination_kms)
-            self.seconds[action.name] = round(time.monotonic() - started, 2)
-
-        for action, _none, exc in run_concurrently(copy, copies, p["max_concurrency"]):
-            if exc is not None:
-                failures[action.name] = exc
+        """The copies are done (observe); the deletions, 1,000 keys a call, once they are."""
+        failures = dict(self.failures)
         deletions = [a.name for a in plan if a.action == "delete"]
         if deletions:
+            client = self.s3(self.destination["region"])
             for key, message in core.delete_objects(client, self.destination["bucket"], deletions).items():
                 failures[key] = Exception(message)
         return plan, failures

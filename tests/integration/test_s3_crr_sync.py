@@ -151,15 +151,24 @@ def test_metadata_tags_content_type_and_encryption_are_kept(pair, world):
     assert rerun["changed"] is False and writes(world) == {}
 
 
-def test_kms_objects_without_a_destination_key_are_refused_before_any_copy(pair, world):
+def test_kms_objects_without_a_destination_key_fail_by_key_while_the_rest_are_copied(pair, world):
     pair.put("src", "plain.txt", b"plain")
     pair.put("src", "private/a.pdf", b"secret", ServerSideEncryption="aws:kms", SSEKMSKeyId=pair.kms[SRC_REGION])
-    res = sync(pair)
-    assert res["failed"] and "kms_key_id" in res["msg"] and "private/a.pdf" in res["msg"]
+    rehearsal = sync(pair, check=True)  # the rehearsal refuses, naming the object, and writes nothing
+    assert rehearsal["failed"] and "kms_key_id" in rehearsal["msg"] and "private/a.pdf" in rehearsal["msg"]
     assert writes(world) == {}
     wrong = sync(pair, kms_key_id=pair.kms[SRC_REGION])
     assert wrong["failed"] and "is a key of eu-west-2, not of the destination's region eu-west-1" in wrong["msg"]
     assert writes(world) == {}
+
+    res = sync(pair)  # a real run copies what it can and fails naming the rest
+    assert res["failed"] and "private/a.pdf" in res["msg"] and "kms_key_id" in res["msg"]
+    assert list(res["summary"]["failed"]["errors"]) == ["private/a.pdf"]
+    assert set(pair.keys("dst")) == {"plain.txt"}
+    assert writes(world) == {"s3:CopyObject": 1}
+    done = sync(pair, kms_key_id=pair.kms[DST_REGION])  # the rerun with the key copies only what is left
+    assert not done["failed"], done["msg"]
+    assert [a["name"] for a in done["plan"]] == ["private/a.pdf"] and writes(world) == {"s3:CopyObject": 1}
 
 
 def test_multipart_objects_are_compared_right(pair, world):
