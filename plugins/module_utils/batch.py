@@ -239,8 +239,9 @@ class Adapter:
 class BatchOptions:
     """The batch options of one run (from module.params), and check mode."""
 
-    def __init__(self, params, check_mode=False):
+    def __init__(self, params, check_mode=False, diff=True):
         self.check_mode = check_mode
+        self.diff = diff  # --diff: the result carries the before/after of every resource
         self.max_concurrency = params["max_concurrency"]
         # A module with nothing to wait for (s3_crr_sync: a copy is done when it returns) leaves these out.
         self.wait = params.get("wait", True)
@@ -268,6 +269,8 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
         )
         result.update(adapter.summarise(plan, observed, after, seconds or {}, failures, options.check_mode))
         result.update(extra, polls=len(polls), elapsed_seconds=round(clock() - started, 2), api_calls=counter.as_dict())
+        if not options.diff:
+            result.pop("diff", None)  # the results hold before/after already; a second copy only with --diff
         return result
 
     if options.check_mode:
@@ -315,7 +318,7 @@ def execute(module, adapter_factory, counter, minimums=None):
     adapter = Adapter()
     try:
         adapter = adapter_factory(module)
-        result = run_batch(adapter, BatchOptions(module.params, module.check_mode), counter)
+        result = run_batch(adapter, BatchOptions(module.params, module.check_mode, module._diff), counter)  # pylint: disable=protected-access
     except BatchError as exc:
         module.fail_json(msg="%s: %s" % (adapter.refusal, exc), problems=exc.problems, changed=False,
                          api_calls=counter.as_dict())
