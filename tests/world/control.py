@@ -114,7 +114,17 @@ class World:
         self.configure(faults={operation: spec})
 
     def clear_faults(self) -> None:
-        self._request("POST", "/_world/config", {"faults": None})
+        self._request("POST", "/_world/config", {"faults": None, "fault_rates": None})
+
+    def fault_rate(self, rate: float, selector: str = "*", kinds: list[str] | None = None, seed: int | None = None,
+                   region: str | None = None, slow_ms: float | None = None) -> None:
+        """Make ``rate`` of the calls matching ``selector`` ("*", "rds", "rds:PromoteReadReplica") fail or
+        slow down, seeded (README: fault_rates); rate 0 removes the selector's entry."""
+        spec = None if not rate else {"rate": rate, "kinds": kinds, "region": region, "slow_ms": slow_ms}
+        patch: dict[str, Any] = {"fault_rates": {selector: spec}}
+        if seed is not None:
+            patch["fault_seed"] = seed
+        self.configure(**patch)
 
     def set_lag(self, replica: str, seconds: float, region: str = REPLICA_REGION) -> None:
         """From now on ``replica``'s only ReplicaLag datapoints have this value (re-published every minute)."""

@@ -72,6 +72,15 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # count: how many next calls fail (default 1; -1: all of them until removed);
     # region: only calls signed for that region. Removed once count is used up.
     "faults": {},
+    # Faults at a rate (issue 11): {"<selector>": {"rate": 0.2, "kinds": [...], "region": str,
+    # "slow_ms": 1500}}, the selector "*", a service ("rds") or an operation ("rds:PromoteReadReplica"),
+    # the most specific one applying. kinds (default all): "throttle" (400 Throttling /
+    # RequestLimitExceeded, Route 53 also PriorRequestNotComplete), "500" (InternalFailure), "503"
+    # (ServiceUnavailable), "reset" (the connection closed without an answer), "slow" (slow_ms more,
+    # then answered). Each fault is decided before moto sees the call, so a failed call changed nothing.
+    # Seeded and deterministic: the n-th call of an operation draws from hash(fault_seed, operation, n).
+    "fault_rates": {},
+    "fault_seed": 0,
     # Route 53 health check ids that report failure whatever the regions do.
     "failing_health_checks": [],
     # How often (seconds) a set ReplicaLag value is re-published as a fresh datapoint.
@@ -103,6 +112,8 @@ _CONFIG_TYPES = {
     "outage_mode": str,
     "outage_timeout_seconds": (int, float),
     "faults": dict,
+    "fault_rates": dict,
+    "fault_seed": int,
     "failing_health_checks": list,
     "lag_publish_seconds": (int, float),
     "dns_propagation_seconds": (int, float),
@@ -195,6 +206,9 @@ class WorldState:
             self.calls: dict[str, int] = {}
             self.calls_by_region: dict[str, dict[str, int]] = {}
             self.errors: dict[str, int] = {}
+            # operation -> {kind: n}: the rate-based faults injected (slow ones included)
+            self.injected: dict[str, dict[str, int]] = {}
+            self.fault_draws: dict[str, int] = {}
 
     # --- config ---
 
@@ -215,6 +229,10 @@ class WorldState:
             for name, fault in new["faults"].items():
                 if not isinstance(fault, dict) or ":" not in name:
                     raise ConfigError(f"fault {name!r} must be 'service:Operation' -> object")
+            for name, spec in new["fault_rates"].items():
+                _check_fault_rate(name, spec)
+            if "fault_rates" in patch or "fault_seed" in patch:
+                self.fault_draws = {}  # a new rate or seed starts its sequence again
             for name, millis in new["operation_latency_ms"].items():
                 if ":" not in name or not isinstance(millis, (int, float)) or isinstance(millis, bool) or millis < 0:
                     raise ConfigError(f"operation_latency_ms {name!r} must be 'service:Operation' -> ms >= 0")
@@ -247,6 +265,7 @@ class WorldState:
                 "by_operation": dict(sorted(self.calls.items())),
                 "by_region": {r: dict(sorted(c.items())) for r, c in sorted(self.calls_by_region.items())},
                 "errors": dict(sorted(self.errors.items())),
+                "injected": {k: dict(sorted(v.items())) for k, v in sorted(self.injected.items())},
             }
 
     def take_fault(self, name: str, region: str) -> dict[str, Any] | None:
@@ -265,6 +284,52 @@ class WorldState:
                 else:
                     fault["count"] = count - 1
             return dict(fault)
+
+    def draw_fault(self, name: str, region: str) -> dict[str, Any] | None:
+        """The rate-based fault for this call, or None: {"kind", "status", "code", "slow_ms"}."""
+        with self.lock:
+            rates = self.config["fault_rates"]
+            spec = next((rates[key] for key in (name, name.partition(":")[0], "*")
+                         if rates.get(key) and rates[key].get("region", region) == region), None)
+            if spec is None:
+                return None
+            n = self.fault_draws.get(name, 0)
+            self.fault_draws[name] = n + 1
+            rng = random.Random(f"{self.config['fault_seed']}:{name}:{n}")
+            if rng.random() >= float(spec.get("rate", 0)):
+                return None
+            kinds = list(spec.get("kinds") or FAULT_KINDS)
+            kind = kinds[rng.randrange(len(kinds))]
+            fault: dict[str, Any] = {"kind": kind, "slow_ms": float(spec.get("slow_ms", 1500))}
+            if kind == "throttle":
+                codes = ["Throttling", "RequestLimitExceeded"]
+                if name.startswith("route53:"):
+                    codes.append("PriorRequestNotComplete")
+                fault.update(status=400, code=codes[rng.randrange(len(codes))])
+            elif kind == "500":
+                fault.update(status=500, code="InternalFailure")
+            elif kind == "503":
+                fault.update(status=503, code="ServiceUnavailable")
+            per_op = self.injected.setdefault(name, {})
+            per_op[kind] = per_op.get(kind, 0) + 1
+            return fault
+
+
+FAULT_KINDS = ("throttle", "500", "503", "reset", "slow")
+
+
+def _check_fault_rate(name: str, spec: Any) -> None:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"fault_rates {name!r} must be an object")
+    rate = spec.get("rate", 0)
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        raise ConfigError(f"fault_rates {name!r}: rate must be a number in [0, 1], got {rate!r}")
+    bad = [k for k in spec.get("kinds") or [] if k not in FAULT_KINDS]
+    if bad or not isinstance(spec.get("kinds") or [], list):
+        raise ConfigError(f"fault_rates {name!r}: unknown kinds {bad!r} (known: {', '.join(FAULT_KINDS)})")
+    unknown = set(spec) - {"rate", "kinds", "region", "slow_ms"}
+    if unknown:
+        raise ConfigError(f"fault_rates {name!r}: unknown keys {sorted(unknown)}")
 
 
 STATE = WorldState()

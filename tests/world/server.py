@@ -29,6 +29,8 @@ The world server also starts the regional services and the edge (``edge.EdgeServ
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -73,6 +75,14 @@ class WorldApp:
             return self.fail(environ, start_response, call, 503, "ServiceUnavailable",
                              f"Service unavailable in {call.region} (simulated regional outage).")
         fault = STATE.take_fault(call.name, call.region)
+        drawn = STATE.draw_fault(call.name, call.region)
+        if drawn and drawn["kind"] == "slow":
+            time.sleep(drawn["slow_ms"] / 1000.0)
+        elif drawn and drawn["kind"] == "reset":
+            return self.reset_connection(environ, start_response, call)
+        elif drawn and not fault:
+            fault = {"status": drawn["status"], "code": drawn["code"],
+                     "message": f"Injected {drawn['kind']} fault for {call.name} (fault_rates)."}
         if fault:
             return self.fail(environ, start_response, call, int(fault.get("status", 400)),
                              str(fault.get("code", "InternalFailure")),
@@ -96,6 +106,19 @@ class WorldApp:
             headers = [(k, "0" if k == "Content-Length" else v) for k, v in headers]
         start_response(status_line, headers)
         return [body]
+
+    def reset_connection(self, environ, start_response, call: AwsCall):
+        """Close the client's connection without an answer (a connection reset); moto never sees the call."""
+        STATE.count_error(call.name)
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        start_response("500 Internal Server Error", [("Content-Length", "0"), ("Connection", "close")])
+        return [b""]
 
     # --- control API ---
 
