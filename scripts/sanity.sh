@@ -3,10 +3,13 @@
 # .../ansible_collections/lomashwood/multiregion outside any git work tree, with its dependencies
 # as siblings; it bootstraps pip into its venvs with a get-pip script from a host this machine
 # cannot reach, so a stand-in that uses ensurepip + PyPI is put where it looks first.
+#   scripts/sanity.sh [ansible-test sanity options]
+#   LOMASHWOOD_SANITY_VENV=.venv-oldest scripts/sanity.sh   the oldest ansible-core meta/runtime.yml claims
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PY=$ROOT/.venv/bin/python
+VENV=$(cd "${LOMASHWOOD_SANITY_VENV:-$ROOT/.venv}" && pwd)
+PY=$VENV/bin/python
 pip_version=$("$PY" - <<'PY'
 import re, inspect
 from ansible_test._internal import python_requirements as pr
@@ -39,4 +42,5 @@ git init -q && git add -A >/dev/null 2>&1 && git -c user.email=ci@localhost -c u
 # The emulator's realism layer, the node simulator and the scripts are test tooling, not content.
 excludes=()
 for d in tests/world/ tests/k8s/ scripts/ extensions/ bench/; do [ -d "$d" ] && excludes+=(--exclude "$d"); done
-"$ROOT/.venv/bin/ansible-test" sanity --python 3.12 --color no "${excludes[@]}" "$@"
+echo "[sanity] $("$VENV/bin/ansible" --version | head -n1) on $("$PY" --version)"
+"$VENV/bin/ansible-test" sanity --python 3.12 --color no "${excludes[@]}" "$@"
