@@ -30,6 +30,7 @@ TEMPLATES = {"DR failover", "DR planned failover", "DR failback", "DNS drill", R
 # one named; until a role reads it, the survey question is a promise nobody keeps (see the xfail below).
 CONFIRM = "dr_confirm_region"
 
+
 class _V2:
     def __init__(self):
         self.imported = None
