@@ -91,6 +91,9 @@ def cmd_config(args: argparse.Namespace) -> int:
             patch[key] = json.loads(value)
         except json.JSONDecodeError:
             patch[key] = value  # a bare string, e.g. outage_mode=timeout
+    if args.model:
+        kubeconfig = world.config().get("kubeconfig")
+        _print(world.use_model(args.model, args.time_factor, os.path.dirname(kubeconfig) if kubeconfig else None))
     _print(world.configure(**patch) if patch else world.config())
     return 0
 
@@ -143,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = with_endpoint(sub.add_parser("config", help="show, or merge KEY=JSON settings into, the config"))
     p.add_argument("--set", action="append", metavar="KEY=JSON", help='e.g. promotion_seconds=4 down_regions=["eu-west-1"]')
+    p.add_argument("--model", help="a named latency model first (realism.LATENCY_MODELS, e.g. seed)")
+    p.add_argument("--time-factor", type=float, default=1 / 60, help="scales the model's waits (default 1/60)")
     p.set_defaults(func=cmd_config)
 
     p = with_endpoint(sub.add_parser("calls", help="print AWS call counts"))

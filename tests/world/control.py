@@ -53,6 +53,21 @@ class World:
         """
         return self._request("POST", "/_world/config", patch)
 
+    def use_model(self, name: str = "seed", time_factor: float = 1 / 60, run_dir: str | None = None) -> dict[str, Any]:
+        """Configure a named latency model (realism.LATENCY_MODELS) at a time factor, and the node
+        simulators' pod start delay in both clusters when `run_dir` (tests/k8s) is given.
+        Answers {"model", "time_factor", "config" (the patch), "pod_start_delay"}."""
+        from .realism import latency_model
+
+        patch, pod_start_delay = latency_model(name, time_factor)
+        self.configure(**patch)
+        if run_dir:
+            from tests.k8s import cluster
+
+            for region in ("eu-west-1", "eu-west-2"):
+                cluster.set_knobs(run_dir, region, pod_start_delay=pod_start_delay)
+        return {"model": name, "time_factor": time_factor, "config": patch, "pod_start_delay": pod_start_delay}
+
     def calls(self) -> dict[str, Any]:
         """{"total": n, "by_operation": {"rds:DescribeDBInstances": n}, "by_region": {...}, "errors": {...}}"""
         return self._request("GET", "/_world/calls")

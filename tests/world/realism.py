@@ -62,6 +62,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 DEFAULT_CONFIG: dict[str, Any] = {
     # PromoteReadReplica: seconds an instance stays "modifying" before it is standalone.
     "promotion_seconds": 0.0,
+    # ... plus or minus up to this much, per instance and deterministic (from a hash of its id):
+    # promotion_seconds 240 with 60 gives each replica its own time in 180..300 s.
+    "promotion_seconds_spread": 0.0,
     # Added to every AWS call (not to /_world or /moto-api).
     "latency_ms": 0,
     # Regions whose API calls fail (HTTP 503 ServiceUnavailable) or hang.
@@ -96,7 +99,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Kept across POST /_world/reset: it is the wiring of the environment, not test state.
     "kubeconfig": None,
     # Per-operation latency, {"s3:HeadObject": 15}: used instead of latency_ms for those calls
-    # (names as awsreq.identify gives them). S3_LATENCY_MODEL below is a preset.
+    # (names as awsreq.identify gives them); a service name ("rds": 40) covers that service's other
+    # calls. S3_LATENCY_MODEL below is a preset.
     "operation_latency_ms": {},
     # CopyObject / UploadPartCopy also take bytes copied / this rate (null: copies are instant).
     "s3_copy_bytes_per_second": None,
@@ -107,6 +111,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 _CONFIG_TYPES = {
     "promotion_seconds": (int, float),
+    "promotion_seconds_spread": (int, float),
     "latency_ms": (int, float),
     "down_regions": list,
     "outage_mode": str,
@@ -145,6 +150,38 @@ S3_LATENCY_MODEL: dict[str, Any] = {
 }
 
 STANDBY_REGION = "eu-west-2"
+
+
+# Named latency models: the seed's real step times, in seconds, as a failover against production
+# waits on them. A run picks one by name with a time factor that scales the waits (not the per-call
+# latencies): latency_model("seed", 1 / 60) makes a 4 min promotion 4 s. pod_start_delay is the
+# node simulator's (tests/k8s, cluster.set_knobs), not a world key; World.use_model sets both.
+LATENCY_MODELS: dict[str, dict[str, Any]] = {
+    "seed": {
+        "scaled": {
+            "promotion_seconds": 240,            # a cross-region replica's promotion: 3-5 min ...
+            "promotion_seconds_spread": 60,      # ... each replica its own, deterministic
+            "rds_modify_seconds": 600,           # db.t3.medium -> db.r6g.large, Multi-AZ: ~10 min
+            "pod_start_delay": 60,               # a pod scheduled to Ready (node, image, probes): ~1 min
+            "dns_propagation_seconds": 60,       # Route 53 PENDING -> INSYNC
+            "resolver_ttl_seconds": 60,          # the records' TTL, as resolvers cache them
+            "health_check_delay_seconds": 30,    # health check interval 10 s x failure threshold 3
+        },
+        "unscaled": dict(S3_LATENCY_MODEL, latency_ms=30),  # per call; S3 copies at 100 MB/s
+    },
+}
+
+
+def latency_model(name: str = "seed", time_factor: float = 1 / 60) -> tuple[dict[str, Any], float]:
+    """(world config patch, node simulator pod start delay) of a named model at a time factor."""
+    if name not in LATENCY_MODELS:
+        raise ConfigError(f"unknown latency model {name!r}; known: {sorted(LATENCY_MODELS)}")
+    if not time_factor > 0:
+        raise ConfigError("time_factor must be > 0")
+    model = LATENCY_MODELS[name]
+    scaled = {key: round(value * time_factor, 3) for key, value in model["scaled"].items()}
+    pod_start_delay = scaled.pop("pod_start_delay")
+    return dict(copy.deepcopy(model["unscaled"]), **scaled), pod_start_delay
 
 
 class ConfigError(ValueError):
@@ -234,8 +271,8 @@ class WorldState:
             if "fault_rates" in patch or "fault_seed" in patch:
                 self.fault_draws = {}  # a new rate or seed starts its sequence again
             for name, millis in new["operation_latency_ms"].items():
-                if ":" not in name or not isinstance(millis, (int, float)) or isinstance(millis, bool) or millis < 0:
-                    raise ConfigError(f"operation_latency_ms {name!r} must be 'service:Operation' -> ms >= 0")
+                if not name or not isinstance(millis, (int, float)) or isinstance(millis, bool) or millis < 0:
+                    raise ConfigError(f"operation_latency_ms {name!r} must be 'service:Operation' or 'service' -> ms >= 0")
             rate = new["s3_copy_bytes_per_second"]
             if rate is not None and rate <= 0:
                 raise ConfigError("s3_copy_bytes_per_second must be > 0 (null: copies take no time)")
@@ -348,6 +385,15 @@ def _status_infos(self: Any) -> list[dict[str, Any]] | None:
     return None
 
 
+def promotion_seconds(db_id: str, config: dict[str, Any] | None = None) -> float:
+    """How long promoting `db_id` takes: promotion_seconds +/- promotion_seconds_spread, the offset
+    fixed per instance (a hash of its id), so the same world and model give the same times."""
+    config = config if config is not None else STATE.config
+    spread = float(config.get("promotion_seconds_spread") or 0)
+    unit = int(hashlib.sha256(db_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF  # 0..1
+    return max(0.0, float(config["promotion_seconds"]) + spread * (2 * unit - 1))
+
+
 def _promote_read_replica(self: Any, db_kwargs: Any) -> Any:
     from moto.rds.exceptions import RDSClientError
 
@@ -364,7 +410,7 @@ def _promote_read_replica(self: Any, db_kwargs: Any) -> Any:
             if value is not None:
                 setattr(database, option, value)
         database.status = "modifying"
-        STATE.promotions[key] = time.monotonic() + float(STATE.config["promotion_seconds"])
+        STATE.promotions[key] = time.monotonic() + promotion_seconds(database.db_instance_identifier)
     return database
 
 

@@ -65,7 +65,8 @@ class WorldApp:
         call = identify(environ)
         STATE.count(call.name, call.region)
         config = STATE.snapshot_config()
-        latency_ms = config["operation_latency_ms"].get(call.name, config["latency_ms"])
+        latency_ms = config["operation_latency_ms"].get(
+            call.name, config["operation_latency_ms"].get(call.service, config["latency_ms"]))
         if latency_ms:
             time.sleep(latency_ms / 1000.0)
 

@@ -214,6 +214,26 @@ def test_latency_is_added_to_every_aws_call(world):
     assert time.monotonic() - started < 0.25
 
 
+def test_latency_model_scales_the_seed_step_times_and_spreads_promotions(world):
+    from tests.world import realism
+
+    patch, pod_start_delay = realism.latency_model("seed", 1 / 60)
+    assert (patch["promotion_seconds"], patch["rds_modify_seconds"], pod_start_delay) == (4.0, 10.0, 1.0)
+    assert patch["latency_ms"] == 30 and patch["operation_latency_ms"]["s3:HeadObject"] == 15  # per call: not scaled
+    times = [realism.promotion_seconds(replica_id(s), patch) for s in SERVICES]
+    assert all(3.0 <= t <= 5.0 for t in times) and len(set(times)) == len(times)
+    assert times == [realism.promotion_seconds(replica_id(s), patch) for s in SERVICES]  # deterministic
+    with pytest.raises(realism.ConfigError):
+        realism.latency_model("nope")
+    world.use_model("seed", 1 / 60)
+    world.configure(operation_latency_ms={"rds": 300}, latency_ms=0)  # a service name: all its calls
+    rds = world.client("rds", "eu-west-2")
+    rds.describe_db_instances()
+    started = time.monotonic()
+    rds.describe_db_instances()
+    assert time.monotonic() - started >= 0.25
+
+
 def test_faults_fail_the_next_n_calls(world):
     rds = world.client("rds", "eu-west-2", retries=0)
     world.fault("rds:DescribeDBInstances", code="Throttling", status=400, count=2)
