@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the demo and the tests need, on a fresh machine, idempotently:
 #   - a Python >= 3.12 virtualenv in .venv with the pinned requirements (ansible-core 2.21 needs 3.12);
+#   - .venv-oldest with the oldest ansible-core meta/runtime.yml claims (requirements-oldest.txt), for sanity;
 #   - a Python >= 3.13 virtualenv in .venv-localstack with LocalStack (localstack-core needs 3.13),
 #     for the S3 and Route 53 tests against LocalStack (LOMASHWOOD_SKIP_LOCALSTACK=1 skips it);
 #   - the dependency collections, extracted from the `ansible` wheel on PyPI (Galaxy is unreachable);
@@ -51,6 +52,23 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         | grep -v "^WARNING: Location" || true
     "$VENV/bin/python" -c 'import ansible, boto3, kubernetes, moto, molecule' \
         || { echo "[setup] requirements did not install" >&2; exit 1; }
+    echo "$want" >"$stamp"
+fi
+
+# The oldest ansible-core meta/runtime.yml claims, for ansible-test sanity (scripts/test.sh): its own
+# venv, reinstalled only when requirements-oldest.txt changed.
+VENV_OLDEST=$ROOT/.venv-oldest
+if [ ! -x "$VENV_OLDEST/bin/python" ]; then
+    say "creating .venv-oldest"  # with .venv's interpreter (Python >= 3.12)
+    "$("$VENV/bin/python" -c 'import sys; print(sys._base_executable)')" -m venv "$VENV_OLDEST"
+fi
+stamp=$VENV_OLDEST/.requirements.sha256
+want=$(sha256sum requirements-oldest.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing the oldest claimed ansible-core into .venv-oldest"
+    "$VENV_OLDEST/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-oldest.txt 2>&1 \
+        | grep -v "^WARNING: Location" || true
+    "$VENV_OLDEST/bin/ansible-test" --version >/dev/null || { echo "[setup] .venv-oldest did not install" >&2; exit 1; }
     echo "$want" >"$stamp"
 fi
 
