@@ -33,6 +33,39 @@ def step_reason(step):
     return "%s: %s" % (step.get("step"), reason or step.get("outcome"))
 
 
+def _add_retries(value, into, depth=0):
+    if depth > 3:
+        return
+    if isinstance(value, dict):
+        retries = value.get("retries")
+        if isinstance(retries, dict):
+            for operation, count in retries.items():
+                if isinstance(count, int) and not isinstance(count, bool):
+                    into[operation] = into.get(operation, 0) + count
+        items = value.get("results")
+        for item in items if isinstance(items, list) else []:
+            _add_retries(item, into, depth + 1)
+
+
+def retries_of(variables, names):
+    """The retries the run's modules reported ({'total', 'by_operation'}), from the registered results
+    among `names` in `variables` (a host's hostvars): each module result's `retries` (a dict of
+    operation -> transient failures tried again), loops' `results` included. A variable that cannot
+    be read (not defined in this play, a template that fails) is left out, and so is one equal to a
+    variable already counted (a set_fact copy of a registered result)."""
+    counts, seen = {}, []
+    for name in names or []:
+        try:
+            value = variables[name]
+        except Exception:  # pylint: disable=broad-except
+            continue
+        if not isinstance(value, dict) or value in seen:
+            continue  # a copy of a result already counted (set_fact of a registered one)
+        seen.append(value)
+        _add_retries(value, counts)
+    return {"total": sum(counts.values()), "by_operation": dict(sorted(counts.items()))}
+
+
 class FilterModule:
     def filters(self):
-        return {"step_shortfall": step_shortfall, "step_reason": step_reason}
+        return {"step_shortfall": step_shortfall, "step_reason": step_reason, "retries_of": retries_of}

@@ -171,16 +171,44 @@ class _RepeatedHeader(str):
         return self
 
 
-def api_client(configuration, headers=None, pool_size=10):
-    """An ApiClient with a connection pool sized for the concurrency, and retries that are safe.
+def _resource_of(url):
+    """'GET deployments', 'PATCH deployments/scale', 'PATCH secrets' ... of a request URL, for the retry count."""
+    parts = [p for p in (url or "").split("?", 1)[0].split("/") if p]
+    if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
+        parts = parts[parts.index("namespaces") + 2:]
+    else:
+        parts = parts[-2:] if len(parts) > 2 else parts
+    return "/".join(p for i, p in enumerate(parts) if i == 0 or i == 2) or "/"
 
-    Connection errors are retried for every call (the request never reached the server); 429 and
-    5xx only for reads (a write is compare-and-set and decided by the caller).
+
+def _counted_retry(counter):
+    """urllib3's Retry, counting each retry in counter.retried('k8s <METHOD> <resource>')."""
+
+    class CountedRetry(urllib3.util.Retry):
+        def increment(self, method=None, url=None, *args, **kwargs):  # pylint: disable=keyword-arg-before-vararg
+            new = super().increment(method, url, *args, **kwargs)  # raises MaxRetryError when none are left
+            if counter is not None and hasattr(counter, "retried"):
+                counter.retried("%s %s" % (method, _resource_of(url)))
+            return new
+
+    return CountedRetry
+
+
+def api_client(configuration, headers=None, pool_size=10, counter=None):
+    """An ApiClient with a connection pool sized for the concurrency, and retries, counted in counter.
+
+    Retried, with a short backoff: connection errors (the request never reached the server), a
+    connection lost or timed out before the answer (read), 429 (the apiserver's max-in-flight
+    limit: refused before anything was done) and 5xx, for reads and for this collection's PATCHes.
+    Those are safe to repeat: every PATCH it sends sets values rather than adding to them (a
+    Secret's keys; replicas behind a JSON-patch test of the size the plan saw, so a scale already
+    applied fails the test and is recognised by the caller; a restart's fixed stamp and digest, so
+    a repeated restart changes nothing a second time). Nothing else is sent (no POST or DELETE).
     """
     configuration.connection_pool_maxsize = max(pool_size, 4)
-    configuration.retries = urllib3.util.Retry(
-        total=3, connect=3, read=0, status=3, backoff_factor=0.3, raise_on_status=False,
-        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset(["GET"]))
+    configuration.retries = _counted_retry(counter)(
+        total=6, connect=4, read=4, status=4, other=0, backoff_factor=0.3, backoff_max=5, raise_on_status=False,
+        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset(["GET", "PATCH"]))
     api = k8s_client.ApiClient(configuration)
     for header, value in (headers or {}).items():
         for item in value if isinstance(value, list) else [value]:
@@ -258,7 +286,7 @@ class KubeApi:
 def connect(params, counter, pool_size=10):
     """(KubeApi, a label of the target for messages); K8sConnectionError when the options cannot work."""
     configuration, label = build_configuration(auth_settings(params))
-    return KubeApi(api_client(configuration, request_headers(params), pool_size), counter), label
+    return KubeApi(api_client(configuration, request_headers(params), pool_size, counter), counter), label
 
 
 def is_status(exc, *codes):

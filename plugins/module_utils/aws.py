@@ -100,7 +100,8 @@ def client(module, service, counter, max_concurrency=10, region=None, retry=RETR
     if timeout:
         settings.update(connect_timeout=timeout, read_timeout=timeout, retries=dict(total_max_attempts=1))
         retry = _no_retry
-    return counter.attach(RetryingBotoClientWrapper(_connect(module, service, region, Config(**settings)), retry))
+    return counter.attach(RetryingBotoClientWrapper(_connect(module, service, region, Config(**settings)), retry),
+                          count_retries=not timeout)
 
 
 def is_error_code(exc, *codes):

@@ -176,25 +176,55 @@ class ApiCallCounter:
     botocore's own retries and AWSRetry's count too.
     """
 
+    # Answers that are tried again (botocore's retry handler, then AWSRetry): throttling, 429 and 5xx.
+    TRANSIENT_CODES = frozenset(["Throttling", "ThrottlingException", "RequestLimitExceeded", "PriorRequestNotComplete",
+                                 "TooManyRequestsException", "SlowDown", "RequestThrottled", "InternalFailure",
+                                 "InternalError", "ServiceUnavailable", "Unavailable"])
+
     def __init__(self):
         self._lock = threading.Lock()
         self._counts = Counter()
+        self._retries = Counter()
 
-    def attach(self, client):
+    def attach(self, client, count_retries=True):
+        """Count the client's HTTP attempts by operation, and (count_retries) its transient failures
+        (throttling, 429, 5xx, connection errors), each of which is tried again: retries()."""
         client.meta.events.register("before-send.*.*", self._count)
+        if count_retries:
+            client.meta.events.register("needs-retry.*.*", self._count_transient)
         return client
 
     def _count(self, event_name="before-send.unknown.unknown", **kwargs):
         with self._lock:
             self._counts[event_name.rsplit(".", 1)[-1]] += 1
 
+    def _count_transient(self, event_name="needs-retry.unknown.unknown", response=None, caught_exception=None, **kwargs):
+        transient = caught_exception is not None
+        if response is not None and not transient:
+            http, parsed = response
+            status = getattr(http, "status_code", 200)
+            code = ((parsed or {}).get("Error") or {}).get("Code")
+            transient = status == 429 or status >= 500 or code in self.TRANSIENT_CODES
+        if transient:
+            self.retried(event_name.rsplit(".", 1)[-1])
+
     def add(self, operation, count=1):
         with self._lock:
             self._counts[operation] += count
 
+    def retried(self, operation, count=1):
+        """One more attempt of `operation` failed transiently and is tried again."""
+        with self._lock:
+            self._retries[operation] += count
+
     def as_dict(self):
         with self._lock:
             return dict(sorted(self._counts.items()))
+
+    def retries(self):
+        """{operation: transient failures tried again}, the operations with none left out."""
+        with self._lock:
+            return dict(sorted(self._retries.items()))
 
 
 # ---- the module flow --------------------------------------------------------------------------
@@ -268,7 +298,8 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
             plan=[a.as_dict() for a in plan],
         )
         result.update(adapter.summarise(plan, observed, after, seconds or {}, failures, options.check_mode))
-        result.update(extra, polls=len(polls), elapsed_seconds=round(clock() - started, 2), api_calls=counter.as_dict())
+        result.update(extra, polls=len(polls), elapsed_seconds=round(clock() - started, 2), api_calls=counter.as_dict(),
+                      retries=counter.retries())
         if not options.diff:
             result.pop("diff", None)  # the results hold before/after already; a second copy only with --diff
         return result
@@ -321,14 +352,14 @@ def execute(module, adapter_factory, counter, minimums=None):
         result = run_batch(adapter, BatchOptions(module.params, module.check_mode, module._diff), counter)  # pylint: disable=protected-access
     except BatchError as exc:
         module.fail_json(msg="%s: %s" % (adapter.refusal, exc), problems=exc.problems, changed=False,
-                         api_calls=counter.as_dict())
+                         api_calls=counter.as_dict(), retries=counter.retries())
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **exc.result)
     except Exception as exc:  # pylint: disable=broad-except
         if hasattr(module, "fail_json_aws"):
-            module.fail_json_aws(exc, msg=adapter.failure, api_calls=counter.as_dict())
+            module.fail_json_aws(exc, msg=adapter.failure, api_calls=counter.as_dict(), retries=counter.retries())
         module.fail_json(msg="%s: %s" % (adapter.failure, adapter.describe_error(exc)),
-                         exception=traceback.format_exc(), api_calls=counter.as_dict())
+                         exception=traceback.format_exc(), api_calls=counter.as_dict(), retries=counter.retries())
     module.exit_json(**result)
 
 

@@ -139,6 +139,11 @@ api_calls:
   returned: always
   type: dict
   sample: {"GetParameter": 1, "PutParameter": 1}
+retries:
+  description: SSM calls that failed transiently (throttling, 5xx, a lost connection) and were tried again, by operation.
+  returned: always
+  type: dict
+  sample: {"PutParameter": 1}
 """
 
 import getpass
@@ -248,10 +253,11 @@ def main():
     try:
         result = run(module, ssm, datetime.now(timezone.utc))
     except BatchError as exc:
-        module.fail_json(msg="Refusing: %s" % exc, api_calls=counter.as_dict())
+        module.fail_json(msg="Refusing: %s" % exc, api_calls=counter.as_dict(), retries=counter.retries())
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json_aws(exc, msg="Failed to manage the failover lock %s" % p["name"], api_calls=counter.as_dict())
-    module.exit_json(api_calls=counter.as_dict(), **result)
+        module.fail_json_aws(exc, msg="Failed to manage the failover lock %s" % p["name"], api_calls=counter.as_dict(),
+                             retries=counter.retries())
+    module.exit_json(api_calls=counter.as_dict(), retries=counter.retries(), **result)
 
 
 if __name__ == "__main__":
