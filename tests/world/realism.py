@@ -246,6 +246,9 @@ class WorldState:
             # operation -> {kind: n}: the rate-based faults injected (slow ones included)
             self.injected: dict[str, dict[str, int]] = {}
             self.fault_draws: dict[str, int] = {}
+            # operation -> {"count", "max_seconds", "total_seconds"}: calls to a region down in
+            # "timeout" mode, and how long their clients waited before they gave up
+            self.holds: dict[str, dict[str, float]] = {}
 
     # --- config ---
 
@@ -303,6 +306,7 @@ class WorldState:
                 "by_region": {r: dict(sorted(c.items())) for r, c in sorted(self.calls_by_region.items())},
                 "errors": dict(sorted(self.errors.items())),
                 "injected": {k: dict(sorted(v.items())) for k, v in sorted(self.injected.items())},
+                "held": {k: dict(v) for k, v in sorted(self.holds.items())},
             }
 
     def take_fault(self, name: str, region: str) -> dict[str, Any] | None:
@@ -321,6 +325,13 @@ class WorldState:
                 else:
                     fault["count"] = count - 1
             return dict(fault)
+
+    def record_hold(self, name: str, seconds: float) -> None:
+        with self.lock:
+            held = self.holds.setdefault(name, {"count": 0, "max_seconds": 0.0, "total_seconds": 0.0})
+            held["count"] += 1
+            held["max_seconds"] = round(max(held["max_seconds"], seconds), 3)
+            held["total_seconds"] = round(held["total_seconds"] + seconds, 3)
 
     def draw_fault(self, name: str, region: str) -> dict[str, Any] | None:
         """The rate-based fault for this call, or None: {"kind", "status", "code", "slow_ms"}."""

@@ -29,6 +29,7 @@ The world server also starts the regional services and the edge (``edge.EdgeServ
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 import threading
@@ -72,7 +73,7 @@ class WorldApp:
 
         if call.region in config["down_regions"]:
             if config["outage_mode"] == "timeout":
-                time.sleep(float(config["outage_timeout_seconds"]))
+                STATE.record_hold(call.name, self.hold(environ, float(config["outage_timeout_seconds"])))
             return self.fail(environ, start_response, call, 503, "ServiceUnavailable",
                              f"Service unavailable in {call.region} (simulated regional outage).")
         fault = STATE.take_fault(call.name, call.region)
@@ -107,6 +108,24 @@ class WorldApp:
             headers = [(k, "0" if k == "Content-Length" else v) for k, v in headers]
         start_response(status_line, headers)
         return [body]
+
+    @staticmethod
+    def hold(environ, seconds: float) -> float:
+        """Hang up to `seconds` (a region that does not answer), or until the client gives up and
+        closes the connection; returns how long the client waited."""
+        started = time.monotonic()
+        sock = environ.get("werkzeug.socket")
+        while time.monotonic() - started < seconds:
+            if sock is None:
+                time.sleep(min(0.05, seconds))
+                continue
+            try:
+                readable, _w, _x = select.select([sock], [], [], 0.05)
+                if readable and sock.recv(1, socket.MSG_PEEK) == b"":
+                    break  # the client closed the connection: it stopped waiting
+            except (OSError, ValueError):
+                break
+        return time.monotonic() - started
 
     def reset_connection(self, environ, start_response, call: AwsCall):
         """Close the client's connection without an answer (a connection reset); moto never sees the call."""

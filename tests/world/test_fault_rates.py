@@ -74,3 +74,24 @@ def test_bad_specs_are_refused(bare):
     for spec in ({"rate": 2}, {"rate": 0.1, "kinds": ["boom"]}, {"rate": 0.1, "other": 1}, "x"):
         with pytest.raises(Exception, match="400"):
             bare.configure(fault_rates={"*": spec})
+
+
+def test_a_hung_region_measures_how_long_its_clients_waited(bare):
+    """outage_mode timeout: the call hangs until outage_timeout_seconds or until the client gives up;
+    calls()["held"] says how long each operation's clients waited (what tests bound)."""
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    from tests.world.control import _session
+
+    bare.region_down("eu-west-1", mode="timeout", timeout_seconds=30)
+    impatient = _session().client("rds", region_name="eu-west-1", endpoint_url=bare.endpoint,
+                                  aws_access_key_id="testing", aws_secret_access_key="testing",
+                                  config=Config(read_timeout=0.5, connect_timeout=0.5, retries={"total_max_attempts": 1}))
+    started = time.monotonic()
+    with pytest.raises(ReadTimeoutError):
+        impatient.describe_db_instances()
+    assert time.monotonic() - started < 2
+    time.sleep(0.3)  # the world notices the closed connection within 0.05 s
+    held = bare.calls()["held"]["rds:DescribeDBInstances"]
+    assert held["count"] == 1 and 0.4 <= held["max_seconds"] < 1.5, held
