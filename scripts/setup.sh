@@ -6,7 +6,8 @@
 #     for the S3 and Route 53 tests against LocalStack (LOMASHWOOD_SKIP_LOCALSTACK=1 skips it);
 #   - the dependency collections, extracted from the `ansible` wheel on PyPI (Galaxy is unreachable);
 #   - the collection itself made importable through collections/ansible_collections/lomashwood/multiregion;
-#   - the Kubernetes control-plane binaries, built from Debian's source once and cached.
+#   - the Kubernetes control-plane binaries, built from Debian's source once and cached;
+#   - with LOMASHWOOD_BENCH=1, the benchmarks' plotting library (bench/requirements.txt).
 # Re-running it does nothing that is already done. Needs only the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,6 +116,14 @@ if [ "${LOMASHWOOD_SKIP_LOCALSTACK:-}" != 1 ]; then
             || { echo "[setup] LocalStack did not install" >&2; exit 1; }
         echo "$want" >"$stamp"
     fi
+fi
+
+# The benchmarks' plotting library (bench/requirements.txt), only when asked: LOMASHWOOD_BENCH=1
+# scripts/setup.sh (CI never asks, so its set-up stays fast).
+if [ "${LOMASHWOOD_BENCH:-}" = 1 ] && ! "$VENV/bin/python" -c 'import matplotlib' 2>/dev/null; then
+    say "installing the benchmarks' requirements (bench/requirements.txt)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt \
+        || { echo "[setup] bench/requirements.txt did not install" >&2; exit 1; }
 fi
 
 # The Kubernetes control planes (kube-apiserver, controller-manager, scheduler from Debian's
