@@ -1301,6 +1301,15 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    # moto loads its ~1,000 public AMIs (each with a snapshot and a volume) into every EC2 backend
+    # it creates, i.e. per region after every reset: half the emulator's CPU while a test seeds
+    # the world. Nothing here launches instances or reads images.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    # moto's EKS checks a role ARN's partition with a new boto3 Session each time, which reads
+    # botocore's endpoints file again: one session, made once, answers the same.
+    import moto.eks.utils
+
+    moto.eks.utils.Session = functools.lru_cache(maxsize=1)(moto.eks.utils.Session)
     from moto.rds.models import DBInstance, RDSBackend
     from moto.route53.models import Route53Backend
     from moto.s3.models import FakeKey, S3Backend
