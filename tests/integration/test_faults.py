@@ -155,12 +155,12 @@ def test_round_trip_under_faults(platform, tmp_path, rate, seed):  # noqa: F811
     assert back["outcome"] == "succeeded", back
     assert world.edge_resolve()["region"] == "eu-west-1"
     done = served(calls)
-    assert done.get("rds:PromoteReadReplica") == len(REPLICAS), calls  # the rebuilt home replicas, once each
-    assert done.get("rds:CreateDBInstanceReadReplica", 0) == 2 * len(REPLICAS), calls  # home, then standby's new ones
+    assert done.get("rds:PromoteReadReplica") == len(REPLICAS), done  # the rebuilt home replicas, once each
+    assert done.get("rds:CreateDBInstanceReadReplica", 0) == len(REPLICAS), done  # the home replicas, once each
     # failover -> weighted, 10 -> 50 -> 100 %, back to failover: as in a run without faults
-    assert done.get("route53:ChangeResourceRecordSets") == 4, calls
-    assert done.get("s3:CopyObject", 0) + done.get("s3:UploadPartCopy", 0) >= len(manifest["copy"]), calls
-    assert done.get("s3:CopyObject", 0) <= len(manifest["copy"]), calls  # no copy of a changed object twice
+    assert done.get("route53:ChangeResourceRecordSets") == 4, done
+    assert done.get("s3:CopyObject", 0) + done.get("s3:UploadPartCopy", 0) >= len(manifest["copy"]), done
+    assert done.get("s3:CopyObject", 0) <= len(manifest["copy"]), done  # no copy of a changed object twice
     assert back["retries"]["total"] > 0 or injected_failures(calls) + faults.proxy.total_injected() == 0
 
 
