@@ -55,6 +55,14 @@ options:
       - Promote even when the lag is too high or unknown (an ungraceful failover that may lose data).
     type: bool
     default: false
+  progress_file:
+    description:
+      - A file to write the batch's progress to after every poll (JSON, replaced atomically), saying which
+        replicas are promoted and which are pending with their status, and the seconds since the
+        start. For a run as an async job, whose result only comes at the end; the collection's
+        C(lomashwood.multiregion.progress) callback prints it while C(async_status) waits.
+      - Nothing is written in check mode or when nothing needs waiting for.
+    type: path
   backup_retention_period:
     description:
       - Days of automated backups for the promoted instances. Unset keeps the replica's setting.
@@ -156,12 +164,31 @@ endpoints:
   sample: {"lomash-auth-prod-replica": {"address": "lomash-auth-prod-replica.abc.eu-west-2.rds.amazonaws.com", "port": 5432}}
 """
 
+import json
+import os
+import time
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import rds_promotion as core
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
     Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute)
+
+
+def write_progress(path, names, observed, elapsed):
+    """What is promoted and what is pending, for a reader while the module runs (atomic replace)."""
+    progress = dict(what="promotions", done_word="available", total=len(names), elapsed_seconds=round(elapsed, 1),
+                    done=[n for n in names if core.is_promoted(observed.get(n))],
+                    pending={n: (observed[n].status if observed.get(n) else "not found")
+                             for n in names if not core.is_promoted(observed.get(n))})
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "w") as handle:
+            json.dump(progress, handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # progress is for the operator's eyes; never fail a promotion over it
 
 
 class Promotion(Adapter):
@@ -176,6 +203,7 @@ class Promotion(Adapter):
         self.rds = aws.client(module, "rds", counter, module.params["max_concurrency"])
         self.cloudwatch = aws.client(module, "cloudwatch", counter)
         self.names, self.lags = [], {}
+        self.started = time.monotonic()
 
     def observe(self):
         p = self.params
@@ -203,7 +231,10 @@ class Promotion(Adapter):
                                            self.params["backup_retention_period"])
 
     def poll(self):
-        return core.describe_instances(self.rds, self.names)
+        observed = core.describe_instances(self.rds, self.names)
+        if self.params.get("progress_file"):
+            write_progress(self.params["progress_file"], self.names, observed, time.monotonic() - self.started)
+        return observed
 
     def is_done(self, action, state):
         return core.is_promoted(state)
@@ -239,6 +270,7 @@ def main():
         lag_max_age_seconds=dict(type="int", default=300),
         force=dict(type="bool", default=False),
         backup_retention_period=dict(type="int"),
+        progress_file=dict(type="path"),
         **batch_argument_spec(),
     )
     module = AnsibleAWSModule(
