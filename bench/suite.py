@@ -35,6 +35,7 @@ import argparse
 import datetime
 import json
 import os
+import pickle
 import shutil
 import statistics
 import subprocess
@@ -264,6 +265,17 @@ def scale_deployments(plane, n, tf, probe, tmp, peer):
         plane.core.delete_namespace(namespace)
 
 
+def section(notes, what, func, *args):
+    """Run one part of the suite; a part that fails is noted in the results and the rest goes on."""
+    try:
+        return func(*args)
+    except (Exception, SystemExit) as exc:  # pylint: disable=broad-except
+        text = "%s failed: %s" % (what, str(exc)[-1500:])
+        print(text, file=sys.stderr, flush=True)
+        notes.append(text)
+        return None
+
+
 def plane_world():
     return World(os.environ["AWS_ENDPOINT_URL"])
 
@@ -286,7 +298,7 @@ def s3_runs(world, objects, different, sizes, tmp):
 
 # ---- output ---------------------------------------------------------------------------------------
 
-def plots(stamp, failover, scaling):
+def plots(stamp, failover, scaling, directory=RESULTS_DIR):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -310,7 +322,7 @@ def plots(stamp, failover, scaling):
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()
-        path = os.path.join(RESULTS_DIR, "%s-scaling.png" % stamp)
+        path = os.path.join(directory, "%s-scaling.png" % stamp)
         fig.savefig(path, dpi=110)
         plt.close(fig)
         files.append(path)
@@ -328,20 +340,20 @@ def plots(stamp, failover, scaling):
         ax.set_title("failover.yml steps (report), latency model '%s' x %.4g" % (MODEL, failover["time_factor"]))
         ax.grid(True, axis="x", alpha=0.3)
         fig.tight_layout()
-        path = os.path.join(RESULTS_DIR, "%s-gantt.png" % stamp)
+        path = os.path.join(directory, "%s-gantt.png" % stamp)
         fig.savefig(path, dpi=110)
         plt.close(fig)
         files.append(path)
     return files
 
 
-def render(args, stamp, tf, failover, peer, scaling, s3, load, started, pngs):
+def render(args, stamp, tf, failover, peer, scaling, s3, load, duration, pngs, notes):
     patch, pod = realism.latency_model(MODEL, tf)
     lines = ["# Benchmarks, %s (issue 13)" % stamp, "",
              "`scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.suite%s` at %s; "
              "%.0f s in all. 2 cores shared with other sessions: load average (1/5/15 min) %.2f/%.2f/%.2f at the start, "
              "%.2f/%.2f/%.2f at the end." % (
-                 (" " + " ".join(sys.argv[1:])) if sys.argv[1:] else "", bench_s3.revision(), time.time() - started,
+                 (" " + " ".join(sys.argv[1:])) if sys.argv[1:] else "", bench_s3.revision(), duration,
                  *load[0], *load[1]), "",
              "Latency model `%s` x %.5g (tests/world/README.md): promotion %.2f s +/- %.2f per replica (slowest of the 8: "
              "%.2f s), class change %.2f s, pod start %.2f s, Route 53 PENDING -> INSYNC %.2f s, resolver TTL %.2f s, "
@@ -457,6 +469,8 @@ def render(args, stamp, tf, failover, peer, scaling, s3, load, started, pngs):
                     objects, "s3_crr_sync" if label == "ours" else "aws s3 sync", run["wall"], run["copied"],
                     sum(run["calls"].values()), run["right"],
                     "%.2fx" % (runs["peer"]["wall"] / runs["ours"]["wall"]) if label == "peer" else ""))
+    if notes:
+        lines += ["", "## Parts that failed", ""] + ["- " + n.replace("\n", " ") for n in notes]
     if pngs:
         lines += ["", "## Plots", ""] + ["![%s](%s)" % (os.path.basename(p), os.path.basename(p)) for p in pngs]
     return "\n".join(lines) + "\n"
@@ -468,8 +482,14 @@ def main():
     parser.add_argument("--full", action="store_true", help="the peer at 200 too, S3 at 100,000 objects")
     parser.add_argument("--time-factor", type=float, default=1 / 60)
     parser.add_argument("--only", default="failover,peer,scale,s3")
+    parser.add_argument("--db-sizes", help="replicas to promote, comma-separated (8,50,200; --quick 8,50)")
+    parser.add_argument("--k8s-sizes", help="deployments to scale, comma-separated (9,50,200; --quick 9,50)")
     parser.add_argument("--out", help="results file (default bench/results/<date>.md; --quick: <date>-quick.md)")
+    parser.add_argument("--render-from", help="only render a pickle of a run's measurements again")
     args = parser.parse_args()
+    if args.render_from:
+        render_from(args)
+        return
     only = set(args.only.split(","))
     kubeconfig = os.environ.get("KUBECONFIG")
     if not kubeconfig or not os.path.exists(os.path.join(os.path.dirname(kubeconfig), "cluster.json")):
@@ -482,49 +502,77 @@ def main():
     with open(os.path.join(rb.CALLBACK_DIR, "bench_timeline.py"), "w", encoding="utf-8") as handle:
         handle.write(rb.CALLBACK)
     failover = peer = None
-    scaling, s3 = [], {}
+    scaling, s3, notes = [], {}, []
     tmp = tempfile.mkdtemp(prefix="bench-suite-")
     try:
         probe = probe_interpreter(tmp)
         if "failover" in only:
-            failover = ours_failover(world, run_dir, kubeconfig, tf)
-            failover["time_factor"] = tf
-            print("failover (ours): wall %.1f s, critical path %.2f s, projected RTO %s s" % (
-                failover["wall"], failover["analysis"]["cp"], failover["report"].get("projected_rto_seconds")), flush=True)
+            failover = section(notes, "failover (ours)", ours_failover, world, run_dir, kubeconfig, tf)
+            if failover:
+                failover["time_factor"] = tf
+                print("failover (ours): wall %.1f s, critical path %.2f s, projected RTO %s s" % (
+                    failover["wall"], failover["analysis"]["cp"], failover["report"].get("projected_rto_seconds")),
+                    flush=True)
         if "peer" in only:
-            peer = peer_failover(world, run_dir, kubeconfig, tf, args.quick)
-            print("failover (peer): wall %.1f s, %d AWS calls" % (peer["wall"], peer["calls"]["total"]), flush=True)
+            peer = section(notes, "failover (peer)", peer_failover, world, run_dir, kubeconfig, tf, args.quick)
+            if peer:
+                print("failover (peer): wall %.1f s, %d AWS calls" % (peer["wall"], peer["calls"]["total"]), flush=True)
         if "scale" in only:
-            sizes_db = [8, 50] if args.quick else [8, 50, 200]
-            sizes_k8s = [9, 50] if args.quick else [9, 50, 200]
+            sizes_db = [int(n) for n in args.db_sizes.split(",")] if args.db_sizes else [8, 50] if args.quick else [8, 50, 200]
+            sizes_k8s = [int(n) for n in args.k8s_sizes.split(",")] if args.k8s_sizes else \
+                [9, 50] if args.quick else [9, 50, 200]
             peer_max = 8 if args.quick else 200 if args.full else 50
             for n in sizes_db:
-                row = scale_databases(world, n, tf, probe, tmp, peer=n <= peer_max)
-                scaling.append(row)
-                print("scale %d databases: %.1f s (peer %s)" % (n, row["wall"], row.get("peer", {}).get("wall")), flush=True)
+                row = section(notes, "scale %d databases" % n, scale_databases, world, n, tf, probe, tmp, n <= peer_max)
+                if row:
+                    scaling.append(row)
+                    print("scale %d databases: %.1f s (peer %s)" % (n, row["wall"], row.get("peer", {}).get("wall")),
+                          flush=True)
             world.reset()
             plane = Plane(kubeconfig)
             for n in sizes_k8s:
-                row = scale_deployments(plane, n, tf, probe, tmp, peer=n <= max(peer_max, 9))
-                scaling.append(row)
-                print("scale %d deployments: %.1f s (peer %s)" % (n, row["wall"], row.get("peer", {}).get("wall")), flush=True)
+                row = section(notes, "scale %d deployments" % n, scale_deployments, plane, n, tf, probe, tmp,
+                              n <= max(peer_max, 9))
+                if row:
+                    scaling.append(row)
+                    print("scale %d deployments: %.1f s (peer %s)" % (n, row["wall"], row.get("peer", {}).get("wall")),
+                          flush=True)
         if "s3" in only:
             sizes = [(1000, 100, (1024, 102400))] if args.quick else [(10000, 1000, (1024, 102400))]
             if args.full:
                 sizes.append((100000, 10000, (100, 1000)))
             for objects, different, size in sizes:
-                s3[objects] = s3_runs(world, objects, different, size, tmp)
+                runs = section(notes, "s3 %d objects" % objects, s3_runs, world, objects, different, size, tmp)
+                if runs:
+                    s3[objects] = runs
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(rb.CALLBACK_DIR, ignore_errors=True)
     load1 = os.getloadavg()
-    pngs = plots(stamp, failover, scaling)
-    text = render(args, stamp, tf, failover, peer, scaling, s3, (load0, load1), started, pngs)
+    finish(args, stamp, tf, failover, peer, scaling, s3, (load0, load1), started, notes)
+
+
+def finish(args, stamp, tf, failover, peer, scaling, s3, load, started, notes, duration=None):
+    """Plots and the results file; the measurements are pickled first (--render-from renders them again)."""
     out = args.out or os.path.join(RESULTS_DIR, "%s.md" % stamp)
+    saved = dict(stamp=stamp, tf=tf, failover=failover, peer=peer, scaling=scaling, s3=s3, load=load, started=started,
+                 notes=notes, argv=sys.argv[1:], duration=duration or time.time() - started)
+    with open(os.path.join(tempfile.gettempdir(), "bench-suite-last.pickle"), "wb") as handle:
+        pickle.dump(saved, handle)
+    pngs = plots(stamp, failover, scaling, os.path.dirname(os.path.abspath(out)))
+    text = render(args, stamp, tf, failover, peer, scaling, s3, load, saved["duration"], pngs, notes)
     with open(out, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)
     print("wrote %s %s" % (out, " ".join(pngs)))
+
+
+def render_from(args):
+    with open(args.render_from, "rb") as handle:
+        saved = pickle.load(handle)
+    sys.argv[1:] = saved["argv"]
+    finish(args, saved["stamp"], saved["tf"], saved["failover"], saved["peer"], saved["scaling"], saved["s3"],
+           saved["load"], saved["started"], saved["notes"], saved["duration"])
 
 
 if __name__ == "__main__":
