@@ -33,7 +33,7 @@ if ! $fast; then
     LOMASHWOOD_SANITY_VENV=.venv-oldest scripts/sanity.sh
 fi
 
-section "collection build, execution environment build context (ansible-builder create), controller assets"
+section "collection build, execution environment build context (ansible-builder create), controller assets, plugin docs"
 ee=$(mktemp -d)
 ansible-galaxy collection build --output-path "$ee" . >/dev/null
 cp execution-environment.yml requirements.txt "$ee"/
