@@ -1,17 +1,27 @@
-"""A failover killed (SIGKILL) at a runbook step, then run again: the rerun finishes the job, says it
-resumed, and no promotion, Secret write, restart or DNS change happens twice across the two runs.
+"""A failover killed (SIGKILL) at a runbook step, or at a seeded random moment, then run again: the
+rerun finishes the job, says it resumed (and what), no promotion, Secret write, restart or DNS change
+happens twice across the two runs, and the world ends as an uninterrupted run leaves it, compared
+resource by resource (tests/world/snapshot.shape).
 
-CI kills at a representative subset of the steps; LOMASHWOOD_FULL=1 kills at every one."""
+CI kills at 5 seeded random moments (issue 11, item 3); LOMASHWOOD_FULL=1 at 20 and at every step's
+banner as well. LOMASHWOOD_FAULT_FIGURES=<file> appends a JSON line per kill (seed, when, what resumed)."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import re
 import signal
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
+
+from tests.k8s.seed import seed as seed_k8s
+from tests.world import snapshot
 
 from .runner import ROOT, ansible_env
 from .test_failover_playbook import (DB_SERVICES, NAMESPACE, _report, _run, _step, platform,  # noqa: F401  # pylint: disable=unused-import
@@ -26,8 +36,9 @@ STEPS = [("declare", "Compose the declaration"), ("redis", "Start a fresh sessio
          ("scale_databases", "Scale the promoted databases"), ("redis", "Wait for the session Redis"),
          ("stripe_webhook", "Record the start"), ("dns", "Move the name in one change"),
          ("verify", "Wait until the name answers")]
-IN_CI = {("promote_databases", "Promote the read replicas at once"), ("scale_services", "Scale the standby services up"),
-         ("dns", "Move the name in one change")}
+# The seeded random kills cover the steps in CI; the banner kills run with LOMASHWOOD_FULL=1.
+IN_CI: set[tuple[str, str]] = set()
+KILL_SEEDS = range(1, 21 if FULL else 6)
 
 
 def killed_at(world, tmp_path, role, task, delay=0.5):
@@ -95,3 +106,110 @@ def test_killed_at_a_step_then_rerun_finishes_without_repeating_a_change(platfor
     steps = [s["step"] for s in report["steps"]]
     assert "dns" in steps and "verify" in steps, steps
     assert _step(report, "verify")["detail"]["region"] == "eu-west-2"
+
+
+# ---- kills at seeded random moments (issue 11, item 3) -------------------------------------------
+
+_REFERENCE: dict = {}
+
+
+def _shape(world):
+    """The world resource by resource, read with eu-west-1 up; health check ids (random per world)
+    replaced by what they check, so two worlds compare."""
+    down = "eu-west-1" in world.config()["down_regions"]
+    world.region_up("eu-west-1")
+    try:
+        shape = snapshot.shape(world.endpoint, os.environ["KUBECONFIG"])
+    finally:
+        if down:
+            world.region_down("eu-west-1")
+    names = {key.split("/", 2)[2]: "%s %s" % (value["fqdn"], value["path"])
+             for key, value in shape.items() if key.startswith("route53/health_check/")}
+    text = json.dumps({k: v for k, v in shape.items() if not k.startswith("version/")}, sort_keys=True)
+    text = re.sub("|".join(map(re.escape, names)) or "^$", lambda m: "hc:" + names[m.group(0)], text) if names else text
+    return json.loads(text)
+
+
+def _fresh(world):
+    world.reset()
+    world.info = world.seed(lag_seconds=5)
+    world.k8s.reset()
+    seed_k8s(os.environ["KUBECONFIG"], world.info)
+    world.region_down("eu-west-1")
+    world.configure(resolver_ttl_seconds=1, promotion_seconds=3)
+    world.reset_calls()
+    world.k8s.reset_calls()
+    world.incident = "INC-" + uuid.uuid4().hex[:8]
+
+
+def reference(world, tmp_path):
+    """An uninterrupted failover's world and wall time (once per session), then a fresh world again."""
+    if not _REFERENCE:
+        world.configure(promotion_seconds=3)
+        started = time.monotonic()
+        proc = _run(world, tmp_path)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        _REFERENCE.update(shape=_shape(world), wall=time.monotonic() - started)
+        _fresh(world)
+    return _REFERENCE
+
+
+def killed_after(world, tmp_path, seconds):
+    """Start failover.yml and SIGKILL its process group `seconds` later; returns its output, whether it was
+    still running, and the last task banner it printed."""
+    cmd = [os.path.join(os.path.dirname(ansible_env()["ANSIBLE_PYTHON_INTERPRETER"]), "ansible-playbook"),
+           "playbooks/failover.yml", "-i", "inventories/local", "-e", "dr_incident_id=" + world.incident]
+    env = ansible_env({"LOMASHWOOD_REPORT_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"})
+    out = tmp_path / "killed.out"
+    with open(out, "w", encoding="utf-8") as handle:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=seconds)
+            alive = False
+        except subprocess.TimeoutExpired:
+            alive = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = out.read_text(encoding="utf-8")
+    banners = re.findall(r"^TASK \[([^\]]+)\]", text, flags=re.M)
+    return text, alive, banners[-1] if banners else None
+
+
+@pytest.mark.parametrize("seed", KILL_SEEDS)
+def test_killed_at_a_seeded_random_moment_then_rerun_ends_as_an_uninterrupted_run(platform, tmp_path, seed):  # noqa: F811
+    world = platform
+    ref = reference(world, tmp_path / "reference")
+    world.configure(promotion_seconds=3)
+    when = round(random.Random(seed).uniform(1.0, 0.95 * ref["wall"]), 2)
+    out, alive, task = killed_after(world, tmp_path, when)
+    assert alive, "the run ended before the kill at %.1f s:\n%s" % (when, out[-3000:])
+    lock_held = world.client("ssm", "eu-west-2").describe_parameters()["Parameters"] != []
+    again = _run(world, tmp_path)
+    assert again.returncode == 0, again.stdout[-3000:]
+    report = _report(tmp_path)
+    assert report["outcome"] == "succeeded", report
+    # The rerun says it resumed when the killed run had taken the lock (a run killed before that had
+    # changed nothing: the rerun is a first run), and which steps it found done and which it finished.
+    assert report["resumed"] is lock_held, (lock_held, report["resumed"], task)
+    if lock_held:
+        assert "Resumed: found already done:" in again.stdout
+        resumed = report["resumed_steps"]
+        assert set(resumed["already_done"]) | set(resumed["finished_now"]) >= {"preflight", "dns", "verify"}
+    # Across both runs each change happened once at most.
+    aws = world.calls()["by_operation"]
+    errors = world.calls()["errors"]
+    assert aws.get("rds:PromoteReadReplica", 0) - errors.get("rds:PromoteReadReplica", 0) == len(REPLICAS), aws
+    assert aws.get("route53:ChangeResourceRecordSets", 0) == 1, aws
+    k8s = world.k8s.calls()
+    assert k8s.get("k8s:eu-west-2:patch secrets", 0) <= len(DB_SERVICES), world.k8s.writes()
+    assert k8s.get("k8s:eu-west-2:patch deployments", 0) <= len(DB_SERVICES) + 1, world.k8s.writes()
+    # ... and the world is as an uninterrupted run leaves it, resource by resource.
+    after = _shape(world)
+    assert sorted(after) == sorted(ref["shape"])
+    differ = {key: (ref["shape"][key], after[key]) for key in after if after[key] != ref["shape"][key]}
+    assert not differ, differ
+    figures = os.environ.get("LOMASHWOOD_FAULT_FIGURES")
+    if figures:
+        with open(figures, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"run": "kill", "seed": seed, "killed_at": when, "task": task, "lock_held": lock_held,
+                                     "resumed": report["resumed"], "resumed_steps": report["resumed_steps"], "ok": True}) + "\n")
