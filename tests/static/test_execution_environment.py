@@ -72,6 +72,11 @@ def test_the_python_requirements_are_the_collections(context):
     assert {"boto3", "botocore", "kubernetes"} <= set(written) and all(written.values())
 
 
+def test_the_system_packages_include_curl_for_the_smoke_tests(context):
+    assert "curl" in _read(ROOT, "scripts", "smoke-test.sh")
+    assert re.search(r"^curl(-minimal)? ", _read(context, "_build", "bindep.txt"), re.M)
+
+
 def test_ansible_core_and_runner_are_pinned_as_the_tests_run_them(context):
     containerfile = _read(context, "Containerfile")
     refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="([^"]*)"', containerfile, re.M).group(1).split()
