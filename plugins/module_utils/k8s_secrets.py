@@ -68,11 +68,18 @@ def _value(value, where):
     return str(value).encode("utf-8")
 
 
-def requested_secrets(secrets):
-    """{name: {key: bytes}} in request order; BatchError naming every bad name, key and value type."""
+def requested_secrets(secrets, require_keys=()):
+    """{name: {key: bytes}} in request order; BatchError naming every bad name, key and value type.
+
+    With require_keys (keys every Secret must already hold), a Secret may be given no data: it is
+    then only checked.
+    """
     if not isinstance(secrets, (list, tuple)) or not secrets:
         raise BatchError(["secrets is empty: name at least one Secret"])
     problems, wanted = [], {}
+    for key in require_keys or ():
+        if not isinstance(key, str) or len(key) > 253 or not _DATA_KEY.match(key):
+            problems.append("require_keys: %r is not a valid data key (letters, digits, '-', '_' and '.')" % (key,))
     for index, item in enumerate(secrets):
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str) or len(name) > 253 or not _SUBDOMAIN.match(name):
@@ -80,6 +87,9 @@ def requested_secrets(secrets):
                             "digits, '-' and '.', starting and ending with a letter or digit)" % (index, name))
             continue
         data = item.get("data")
+        if isinstance(data, dict) and not data and require_keys:
+            wanted.setdefault(name, {})
+            continue
         if not isinstance(data, dict) or not data:
             problems.append("%s: data is empty: give at least one key" % name)
             continue
@@ -121,8 +131,9 @@ class SecretChange:
         return {"name": self.name, "action": self.action, "keys_changed": list(self.keys_changed)}
 
 
-def plan_secrets(wanted, observed, namespace, where=""):
-    """One SecretChange per requested Secret; BatchError naming every missing or immutable one.
+def plan_secrets(wanted, observed, namespace, where="", require_keys=()):
+    """One SecretChange per requested Secret; BatchError naming every missing or immutable one, and
+    every one that lacks a key of require_keys (neither held nor given).
 
     A key is changed when the Secret lacks it or holds other bytes; only those keys are patched.
     """
@@ -132,6 +143,10 @@ def plan_secrets(wanted, observed, namespace, where=""):
         secret = observed.get(name)
         if secret is None:
             problems.append("no Secret named %r in namespace %s%s" % (name, namespace, where))
+            continue
+        lacking = [k for k in require_keys or () if not secret.data.get(k) and k not in data]
+        if lacking:
+            problems.append("Secret %r in namespace %s lacks the key(s) %s%s" % (name, namespace, ", ".join(lacking), where))
             continue
         keys = tuple(sorted(k for k, v in data.items() if secret.data.get(k) != v))
         if keys and secret.immutable:

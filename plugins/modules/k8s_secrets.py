@@ -51,6 +51,14 @@ options:
           - Keys of the Secret that are not given are left alone.
         type: dict
         required: true
+  require_keys:
+    description:
+      - Keys every Secret of I(secrets) must hold (with a non-empty value), or be given in its I(data). A Secret
+        that lacks one refuses the whole batch, naming the Secret and the keys, before anything is written.
+      - With I(require_keys), a Secret may be given an empty I(data) (C({})) to be checked only.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - lomashwood.multiregion.k8s_connection
   - kubernetes.core.k8s_auth_options
@@ -104,6 +112,15 @@ EXAMPLES = r"""
           DB_HOST: lomash-auth-prod-replica.abcdefgh.eu-west-2.rds.amazonaws.com
   check_mode: true
   diff: true
+
+- name: Check, before a failover changes anything, that each Secret holds its credentials (writes nothing)
+  lomashwood.multiregion.k8s_secrets:
+    context: lomash-wood-eu-west-2
+    require_keys: [DB_NAME, DB_USER, DB_PASSWORD]
+    secrets:
+      - {name: auth-service-db, data: {}}
+      - {name: order-payment-service-db, data: {}}
+  check_mode: true
 
 - name: Set the connection once for this collection and kubernetes.core
   module_defaults:
@@ -202,7 +219,8 @@ class Secrets(Adapter):
     def __init__(self, module, counter):
         p = self.params = module.params
         # The request alone, before any API call.
-        self.wanted = core.requested_secrets(p["secrets"])
+        self.require_keys = tuple(p["require_keys"] or ())
+        self.wanted = core.requested_secrets(p["secrets"], self.require_keys)
         self.namespace = check_namespace(p["namespace"])
         try:
             self.api, self.target = k8s.connect(p, counter, p["max_concurrency"])
@@ -221,7 +239,7 @@ class Secrets(Adapter):
         return self.observed
 
     def plan(self, observed):
-        return core.plan_secrets(self.wanted, observed, self.namespace, self.target)
+        return core.plan_secrets(self.wanted, observed, self.namespace, self.target, self.require_keys)
 
     def simulate(self, plan, observed):
         return {c.name: core.simulate(c, observed[c.name]) for c in plan}
@@ -264,6 +282,7 @@ def main():
             name=dict(type="str", required=True),
             data=dict(type="dict", required=True, no_log=True),
         )),
+        require_keys=dict(type="list", elements="str", no_log=False, default=[]),
         namespace=dict(type="str", default="lomash-wood"),
         **batch_argument_spec(),
     )

@@ -168,6 +168,11 @@ import json
 import os
 import time
 
+try:
+    import botocore.session
+except ImportError:
+    botocore = None  # AnsibleAWSModule reports the missing botocore
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
@@ -281,6 +286,14 @@ def main():
     )
     if not module.region:
         module.fail_json(msg="region is required (the standby region the replicas live in)")
+    if botocore is not None:
+        # A misspelt region would otherwise surface as a connection error (or, on an emulator, none at all).
+        session = botocore.session.get_session()
+        regions = {r for partition in session.get_available_partitions()
+                   for r in session.get_available_regions("rds", partition_name=partition)}
+        if regions and module.region not in regions:
+            module.fail_json(msg="Refusing to promote anything: region %r is not an AWS region with RDS" % module.region,
+                             changed=False)
     counter = ApiCallCounter()
     execute(module, lambda m: Promotion(m, counter), counter,
             minimums=dict(max_replica_lag_seconds=0, lag_max_age_seconds=1, backup_retention_period=0))

@@ -67,6 +67,34 @@ def test_a_missing_secret_refuses_the_batch_naming_every_one():
         "no Secret named 'other-db' in namespace lomash-wood (context c1 (https://h))"]
 
 
+def test_require_keys_refuses_a_secret_lacking_one_naming_it_and_the_keys():
+    bare = api_secret("bare-db", DB_HOST="old.example", DB_USER="")  # an empty value counts as lacking
+    wanted = core.requested_secrets([{"name": "auth-db", "data": {}}, {"name": "bare-db", "data": {}}],
+                                    require_keys=["DB_USER", "DB_PASSWORD"])
+    assert wanted == {"auth-db": {}, "bare-db": {}}  # no data: checked only
+    with pytest.raises(BatchError) as raised:
+        core.plan_secrets(wanted, observed(AUTH, bare), NS, "ctx", require_keys=["DB_USER", "DB_PASSWORD"])
+    assert raised.value.problems == [
+        "Secret 'auth-db' in namespace lomash-wood lacks the key(s) DB_USER (ctx)",
+        "Secret 'bare-db' in namespace lomash-wood lacks the key(s) DB_USER, DB_PASSWORD (ctx)"]
+    # a key given in data counts; all there: nothing to do
+    wanted = core.requested_secrets([{"name": "auth-db", "data": {"DB_USER": "auth"}}], require_keys=["DB_USER"])
+    (change,) = core.plan_secrets(wanted, observed(AUTH), NS, require_keys=["DB_USER", "DB_PASSWORD"])
+    assert (change.action, change.keys_changed) == ("update", ("DB_USER",))
+    (change,) = core.plan_secrets(core.requested_secrets([{"name": "auth-db", "data": {}}], require_keys=["DB_HOST"]),
+                                  observed(AUTH), NS, require_keys=["DB_HOST"])
+    assert change.action == "none"
+
+
+def test_empty_data_without_require_keys_and_a_bad_required_key_are_named():
+    with pytest.raises(BatchError) as raised:
+        core.requested_secrets([{"name": "auth-db", "data": {}}])
+    assert raised.value.problems == ["auth-db: data is empty: give at least one key"]
+    with pytest.raises(BatchError) as raised:
+        core.requested_secrets([{"name": "auth-db", "data": {}}], require_keys=["a key"])
+    assert raised.value.problems == ["require_keys: 'a key' is not a valid data key (letters, digits, '-', '_' and '.')"]
+
+
 def test_an_immutable_secret_is_refused_only_when_it_would_change():
     frozen = api_secret("frozen-db", immutable=True, DB_HOST="h")
     same = core.requested_secrets([{"name": "frozen-db", "data": {"DB_HOST": "h"}}])
