@@ -84,7 +84,8 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     world.k8s.reset_calls()
     slack = start_slack()
     try:
-        proc = _run(world, tmp_path, env={"SLACK_WEBHOOK_URL": slack.webhook_url}, extra_vars={"dr_reason": "eu-west-1 outage"})
+        proc = _run(world, tmp_path, env={"SLACK_WEBHOOK_URL": slack.webhook_url}, extra_vars={"dr_reason": "eu-west-1 outage",
+                                                                                     "dr_confirm_region": "eu-west-2"})
     finally:
         slack.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -292,6 +293,16 @@ def test_bad_input_is_named(world, tmp_path):
     assert proc.returncode != 0
     assert "Bad input" in proc.stdout and "lomash-auth-prod-replica" in proc.stdout
     assert no_promotion(world)
+
+
+def test_a_typed_confirmation_of_another_region_is_refused(world, tmp_path):
+    world.region_down("eu-west-1")
+    world.reset_calls()
+    proc = _run(world, tmp_path, extra_vars={"dr_confirm_region": "eu-west-1"})  # the region being left
+    assert proc.returncode != 0
+    assert 'dr_confirm_region is "eu-west-1", but this run moves the platform to eu-west-2' in proc.stdout, \
+        proc.stdout[-2000:]
+    assert mutating(world.calls()) == {} and no_promotion(world)
 
 
 def test_resume_by_tag_after_a_failed_wait(platform, tmp_path):
