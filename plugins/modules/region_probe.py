@@ -10,9 +10,12 @@ module: region_probe
 short_description: Ask a region that may be down, briefly, whether its databases answer
 version_added: 0.1.0
 description:
-  - One C(DescribeDBInstances) in I(region) with one attempt, no retry and a short timeout, for a region
-    that may be in an outage (the primary, during a failover's safety check). Never waits longer than
-    I(timeout) seconds, and never fails because the region does not answer - that is the answer.
+  - One C(DescribeDBInstances) in I(region) with a short timeout, for a region that may be in an outage
+    (the primary, during a failover's safety check). Never waits longer than I(timeout) seconds in all,
+    and never fails because the region does not answer - that is the answer.
+  - A throttled or failed answer (throttling, 5xx, a lost connection) is asked again, at most 3 questions
+    in all, 0.2 s then 0.4 s apart, each waiting only what is left of I(timeout); a timed-out question is
+    not asked again. So one transient failure of a healthy region does not read as an outage.
   - Read-only; reports C(changed=false), in check mode too.
 author:
   - Lomash Wood platform team (@lomashwood)
@@ -68,14 +71,28 @@ api_calls:
   description: API operations made, by name.
   returned: always
   type: dict
+retries:
+  description: Questions asked again after a transient failure, by operation.
+  returned: always
+  type: dict
+  sample: {"DescribeDBInstances": 1}
 """
 
 import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+try:
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing botocore
+
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import ApiCallCounter
+
+# A failed question is asked again, within the timeout, at most this many times in all.
+ATTEMPTS = 3
+BACKOFF = 0.2  # seconds, doubling
 
 
 def main():
@@ -89,21 +106,41 @@ def main():
     counter = ApiCallCounter()
     names = module.params["db_instance_identifiers"]
     started = time.monotonic()
+    deadline = started + module.params["timeout"]
+    query = dict(Filters=[dict(Name="db-instance-id", Values=names)]) if names else dict(MaxRecords=20)
     answered, error, databases = False, "", {}
-    try:
-        rds = aws.client(module, "rds", counter, timeout=module.params["timeout"])
-        query = dict(Filters=[dict(Name="db-instance-id", Values=names)]) if names else dict(MaxRecords=20)
-        found = rds.describe_db_instances(aws_retry=True, **query)["DBInstances"]
-        answered = True
-        status = {d["DBInstanceIdentifier"]: d["DBInstanceStatus"] for d in found}
-        databases = {n: status.get(n, "missing") for n in names}
-    except Exception as exc:  # pylint: disable=broad-except
-        # Any failure (503, timeout, no route, throttling) means the same here: it did not answer.
-        error = str(exc)
+    for attempt in range(ATTEMPTS):
+        try:
+            # Each attempt may wait only what is left of the timeout: nothing waits on the region longer.
+            rds = aws.client(module, "rds", counter, timeout=max(0.1, deadline - time.monotonic()))
+            found = rds.describe_db_instances(aws_retry=True, **query)["DBInstances"]
+            answered, error = True, ""
+            status = {d["DBInstanceIdentifier"]: d["DBInstanceStatus"] for d in found}
+            databases = {n: status.get(n, "missing") for n in names}
+            break
+        except Exception as exc:  # pylint: disable=broad-except
+            # Any failure (503, timeout, no route, throttling) means the same here: it did not answer,
+            # unless a second question, within the timeout, is answered (a throttled or failed call is
+            # asked again: one transient failure of a healthy region must not read as an outage).
+            error = str(exc)
+            pause = BACKOFF * 2 ** attempt
+            if not _transient(exc) or attempt == ATTEMPTS - 1 or time.monotonic() + pause + 0.1 >= deadline:
+                break
+            counter.retried("DescribeDBInstances")
+            time.sleep(pause)
     module.exit_json(changed=False, answered=answered, error=error, databases=databases,
                      available=answered and all(s == "available" for s in databases.values()),
-                     seconds=round(time.monotonic() - started, 2), api_calls=counter.as_dict())
+                     seconds=round(time.monotonic() - started, 2), api_calls=counter.as_dict(), retries=counter.retries())
 
+
+def _transient(exc):
+    """A failure worth asking again within the timeout: throttling, 5xx, a lost connection; not a timeout
+    (the time is spent) nor a refusal (bad credentials, an unknown region)."""
+    if isinstance(exc, ReadTimeoutError):
+        return False
+    if isinstance(exc, (ConnectionClosedError, EndpointConnectionError)):
+        return True
+    return aws.is_error_code(exc, *sorted(ApiCallCounter.TRANSIENT_CODES))
 
 if __name__ == "__main__":
     main()
