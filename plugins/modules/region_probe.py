@@ -142,5 +142,6 @@ def _transient(exc):
         return True
     return aws.is_error_code(exc, *sorted(ApiCallCounter.TRANSIENT_CODES))
 
+
 if __name__ == "__main__":
     main()
