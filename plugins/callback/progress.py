@@ -17,7 +17,7 @@ description:
     During a wait, once per poll, what is done and what is pending. For a batch that reports its
     progress (C(rds_promote_batch) with I(progress_file), run as an async job and waited for with
     C(async_status)), for example
-    "promotions: 5/8 available (auth, orders, ...), pending: analytics (modifying), 41s".
+    "promotions: 5/8 available (auth, orders, ...), pending: analytics (modifying); 41s so far".
     Any other task that is retried (C(until)/C(retries)) gets
     "waiting: <task>: attempt 3 of 30, 12s so far" with the reason the last attempt gave.
   - >-
@@ -81,7 +81,7 @@ def progress_line(progress):
     if pending:
         waiting = ["%s (%s)" % (short[n], state) if state else short[n] for n, state in sorted(pending.items())]
         line += ", pending: %s" % _listed(waiting)
-    line += ", %s" % _duration(progress.get("elapsed_seconds", 0))
+    line += "; %s so far" % _duration(progress.get("elapsed_seconds", 0))
     return line
 
 

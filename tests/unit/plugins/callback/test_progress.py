@@ -25,10 +25,10 @@ def test_progress_line_says_what_is_done_and_what_is_pending():
                 "done": REPLICAS, "pending": {"lomash-analytics-prod-replica": "modifying",
                                               "lomash-appointments-prod-replica": "modifying"}}
     assert progress_line(progress) == ("promotions: 5/8 available (auth, orders, products, content, ...), "
-                                       "pending: analytics (modifying), appointments (modifying), 41s")
+                                       "pending: analytics (modifying), appointments (modifying); 41s so far")
 
 
 def test_progress_line_with_nothing_done_yet():
     progress = {"what": "promotions", "done_word": "available", "total": 2, "elapsed_seconds": 3, "done": [],
                 "pending": {"lomash-auth-prod-replica": "modifying", "lomash-orders-prod-replica": "not found"}}
-    assert progress_line(progress) == "promotions: 0/2 available, pending: auth (modifying), orders (not found), 3s"
+    assert progress_line(progress) == "promotions: 0/2 available, pending: auth (modifying), orders (not found); 3s so far"
