@@ -157,7 +157,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import ApiCallCounter, BatchError
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.lock import (
-    broken_record, decide, new_record, parse_record)
+    broken_record, decide, describe, new_record, parse_record)
 
 
 def read_lock(ssm, name):
@@ -218,7 +218,9 @@ def run(module, ssm, now):
             ssm.put_parameter(aws_retry=True, Name=p["name"], Value=json.dumps(record), Type="String", Overwrite=False)
         except is_boto3_error_code("ParameterAlreadyExists"):
             _value, winner = read_lock(ssm, p["name"])
-            raise BatchError(["lost the race for the failover lock to %r" % (winner or {}).get("holder")])
+            # Another run created it between our read and our write: named as any holder is.
+            raise BatchError(["lost the race for the failover lock: it is held by %s; refusing to start a second run"
+                              % (describe(winner, now) if winner else "another run")])
     else:  # renew, break_stale: replace a stale record, once
         replace_stale(ssm, p["name"], current_value, None if p["state"] == "absent" else json.dumps(record))
     return result
