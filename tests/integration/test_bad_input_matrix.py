@@ -235,7 +235,8 @@ def test_bad_input_is_named_and_the_world_is_unchanged(matrix, tmp_path, case, k
     if kind.endswith("-env"):
         args, env = args
     if kind.endswith("playbook") or kind.startswith("playbook"):
-        proc = run_playbook(target, env=dict(env, LOMASHWOOD_REPORT_DIR=str(tmp_path)),
+        proc = run_playbook(target, env=dict(env, LOMASHWOOD_REPORT_DIR=str(tmp_path),
+                                             LOMASHWOOD_CHAOS_LOG=str(tmp_path / "chaos-testing.md")),
                             extra_vars=dict({"dr_incident_id": "INC-MATRIX"}, **args))
         failed, message = proc.returncode != 0, " ".join((proc.stdout + proc.stderr).split())
     else:
