@@ -335,7 +335,7 @@ def plots(stamp, failover, scaling, directory=RESULTS_DIR):
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([("  " * depth) + step for step, _s, _d, depth in rows])
         ax.invert_yaxis()
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, failover["wall"] * 1.03)
         ax.axvline(failover["wall"], color="black", linestyle="--", linewidth=1)
         ax.set_xlabel("seconds since ansible-playbook started (dashed: process end, %.1f s)" % failover["wall"])
         ax.set_title("failover.yml steps (report), latency model '%s' x %.4g" % (MODEL, failover["time_factor"]))
