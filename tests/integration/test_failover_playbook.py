@@ -84,8 +84,8 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     world.k8s.reset_calls()
     slack = start_slack()
     try:
-        proc = _run(world, tmp_path, env={"SLACK_WEBHOOK_URL": slack.webhook_url}, extra_vars={"dr_reason": "eu-west-1 outage",
-                                                                                     "dr_confirm_region": "eu-west-2"})
+        proc = _run(world, tmp_path, env={"SLACK_WEBHOOK_URL": slack.webhook_url},
+                    extra_vars={"dr_reason": "eu-west-1 outage", "dr_confirm_region": "eu-west-2"})
     finally:
         slack.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -105,6 +105,7 @@ def rbac_rules():
     """[(kind, namespace, group, resource, verb)] granted by docs/k8s-rbac.yml, and the URL grants."""
     with open(RBAC, encoding="utf-8") as handle:
         docs = [d for d in yaml.safe_load_all(handle) if d]
+    docs = [item for doc in docs for item in (doc.get("items", []) if doc.get("kind") == "List" else [doc])]
     grants, urls = set(), set()
     for doc in docs:
         if doc["kind"] not in ("Role", "ClusterRole"):
