@@ -139,7 +139,7 @@ def test_operation_latency_replaces_latency_ms_for_that_call(world):
     assert timed(s3.get_object, Bucket="bucket-one", Key="k") >= 0.29
     world.configure(operation_latency_ms={"s3:HeadObject": None})  # merge patch: the entry goes
     assert world.config()["operation_latency_ms"] == {}
-    for bad in ({"operation_latency_ms": {"HeadObject": 5}}, {"operation_latency_ms": {"s3:HeadObject": -1}},
+    for bad in ({"operation_latency_ms": {"": 5}}, {"operation_latency_ms": {"s3:HeadObject": -1}},
                 {"operation_latency_ms": {"s3:HeadObject": "5"}}, {"s3_copy_bytes_per_second": 0}):
         assert post(world, "/_world/config", bad)[0] == 400, bad
 
