@@ -357,22 +357,20 @@ class _Buckets(Adapter):
         return itertools.chain.from_iterable(
             prefetched(pages(self.s3(spec["region"]), spec["bucket"], self.params["prefix"], counts)))
 
+    def head(self, spec, key):
+        """HeadObject (with checksums), or None when the key is gone."""
+        try:
+            return self.s3(spec["region"]).head_object(Bucket=spec["bucket"], Key=key, ChecksumMode="ENABLED",
+                                                       aws_retry=True)
+        except Exception as exc:  # pylint: disable=broad-except
+            if aws.is_error_code(exc, *core.NOT_FOUND):
+                return None
+            raise
+
     def heads(self, spec, keys):
         """{key: HeadObject answer} for these keys, concurrently; a key gone meanwhile maps to None."""
-        client = self.s3(spec["region"])
-
-        def head(key):
-            try:
-                return client.head_object(Bucket=spec["bucket"], Key=key, ChecksumMode="ENABLED", aws_retry=True)
-            except Exception as exc:  # pylint: disable=broad-except
-                if aws.is_error_code(exc, *core.NOT_FOUND):
-                    return None
-                raise
-
-        # Submitted as the keys come: with a generator over the listings, the HEADs run while the
-        # next pages are still being listed.
         with ThreadPoolExecutor(max_workers=self.params["max_concurrency"]) as pool:
-            asked = {key: pool.submit(head, key) for key in keys}
+            asked = {key: pool.submit(self.head, spec, key) for key in keys}
         return {key: answer.result() for key, answer in asked.items()}
 
     def poll(self):
@@ -463,16 +461,6 @@ class Sync(_Buckets):
                 self.tallies["kept_newer"].add(key, dst.size, dst.last_modified)
             else:
                 yield key, src, dst, verdict
-
-    def head(self, spec, key):
-        """HeadObject (with checksums), or None when the key is gone."""
-        try:
-            return self.s3(spec["region"]).head_object(Bucket=spec["bucket"], Key=key, ChecksumMode="ENABLED",
-                                                       aws_retry=True)
-        except Exception as exc:  # pylint: disable=broad-except
-            if aws.is_error_code(exc, *core.NOT_FOUND):
-                return None
-            raise
 
     def settle(self, candidate):
         """Inspect one difference and, in a real run, copy it. Any error is kept by key."""
