@@ -113,6 +113,15 @@ options:
         does not point at the standby.
     type: float
     default: 5
+  ask_primary:
+    description:
+      - Whether to look up the primary's ALB in its region at all. C(false) when the caller already found
+        that region not answering (for example with M(lomashwood.multiregion.region_probe)); its target is
+        then found in the name's records at once, as when the lookup fails, instead of waiting
+        I(primary_call_timeout) on it again.
+      - With I(mode=health_checks), which needs the ALB's DNS name, C(false) is refused.
+    type: bool
+    default: true
   health_checks:
     description: With I(mode=health_checks), the checks to ensure, each found by its C(Name) tag.
     type: list
@@ -312,7 +321,14 @@ class _Dns(Adapter):
             return core.describe_alb(elbv2, target)
 
         unreachable = []
-        for target, found, exc in run_concurrently(lookup, self.targets, self.params["max_concurrency"]):
+        asked = self.targets
+        if not self.params["ask_primary"]:  # the caller knows the region does not answer: no second wait on it
+            asked = [t for t in self.targets if t.role != "primary"]
+            for target in self.targets:
+                if target.role == "primary":
+                    target.unreachable = "not asked (ask_primary=false: found not answering before)"
+                    unreachable.append(target)
+        for target, found, exc in run_concurrently(lookup, asked, self.params["max_concurrency"]):
             if exc is not None and target.role != "primary":
                 raise exc
             if exc is not None:
@@ -520,6 +536,7 @@ def main():
         evaluate_target_health=dict(type="bool", default=True),
         comment=dict(type="str", default="lomashwood.multiregion.route53_failover"),
         primary_call_timeout=dict(type="float", default=5),
+        ask_primary=dict(type="bool", default=True),
         health_checks=dict(type="list", elements="dict", options=dict(
             name=dict(type="str", required=True),
             target=dict(type="str", choices=["primary", "standby"]),

@@ -102,6 +102,28 @@ def test_weighted_conversion_both_ways_in_one_change(world):
     assert not back["failed"] and records(world) == seeded
 
 
+def test_a_primary_known_not_to_answer_is_not_asked_again(world):
+    """ask_primary=false (the run's probe found eu-west-1 not answering): its ALB is found in the records at
+    once, no call reaches eu-west-1 (hanging, it would hold each for the timeout)."""
+    world.region_down("eu-west-1", mode="timeout", timeout_seconds=30)
+    res = run_module(MODULE, dict(BASE, mode="failover", ask_primary=False, primary_call_timeout=3))
+    assert not res["failed"], res["msg"]
+    assert roles(world)["eu-west-2"] == "PRIMARY" and res["targets"]["primary"]["source"].startswith("records")
+    assert "not asked" in res["targets"]["primary"]["source"]
+    assert "eu-west-1" not in world.calls()["by_region"], world.calls()
+    # asked (the default), it waits the timeout on eu-west-1 once, and finds the same target in the records
+    world.reset_calls()
+    res = run_module(MODULE, dict(BASE, mode="status", primary_call_timeout=1))
+    assert not res["failed"], res["msg"]
+    assert res["targets"]["primary"]["source"].startswith("records (eu-west-1 API unreachable")
+    assert world.calls()["held"]["elbv2:DescribeLoadBalancers"]["count"] == 1
+    # health checks need the primary ALB's DNS name: not asking for it is refused
+    res = run_module(MODULE, dict(zone="lomashwood.com", mode="health_checks", ask_primary=False,
+                                  primary=BASE["primary"], standby=BASE["standby"],
+                                  health_checks=[dict(name="lw-test-primary", target="primary")]))
+    assert res["failed"] is True and "primary.alb" in res["msg"] and "not asked" in res["msg"]
+
+
 def test_alias_records_from_the_alb(world):
     res = run_module(MODULE, dict(BASE, mode="failover", alias=True, ttl=None))
     assert not res["failed"], res["msg"]
