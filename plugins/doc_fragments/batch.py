@@ -31,6 +31,17 @@ options:
       - Seconds between two polls of the batch.
     type: float
     default: 10
+  progress_file:
+    description:
+      - A file the batch's progress is written to after every poll while it waits (JSON, replaced
+        atomically), saying which resources are done and how far each pending one got.
+      - >-
+        The collection's action plugins set it themselves when the task runs on the controller, and
+        print one line from it while the module waits, for example
+        "promotions: 5/8 available (auth, orders, ...), pending: analytics (modifying); 41s so far".
+        Set it for a task run with C(async), and wait for the job with
+        M(lomashwood.multiregion.job_wait), which prints it too.
+    type: path
 """
 
     RETURN = r"""

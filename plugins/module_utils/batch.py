@@ -37,6 +37,8 @@ Clock and sleep are injectable so unit tests never sleep.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 import traceback
@@ -50,6 +52,7 @@ BATCH_ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=1800),
     poll_interval=dict(type="float", default=10),
+    progress_file=dict(type="path"),
 )
 # The smallest value each numeric batch option may take.
 BATCH_MINIMUMS = dict(max_concurrency=1, wait_timeout=0)
@@ -161,12 +164,32 @@ def wait_for_batch(poll, names, is_done, timeout, interval, clock=time.monotonic
                 done[name] = round(elapsed, 2)
                 pending.discard(name)
         if on_poll is not None:
-            on_poll(done, pending, elapsed)
+            on_poll(done, pending, elapsed, observed)
         if not pending:
             return done, observed, round(elapsed, 2)
         if now >= deadline:
             raise BatchTimeout(done, pending, round(elapsed, 2), observed)
         sleep(min(interval, deadline - now))
+
+
+def write_progress(path, what, total, done, pending, elapsed, done_word="done", done_count=None, note=None):
+    """Write a batch's progress for a reader while the module runs: `done` names (or a sample of
+    them, done_count being the number), `pending` {name: how far it got}, a `note`. JSON, replaced
+    atomically; the collection's action plugins print it while the module waits
+    (plugin_utils/progress.py). Never fails the run: it is for the eyes."""
+    progress = dict(what=what, done_word=done_word, total=total, elapsed_seconds=round(elapsed, 1),
+                    done=list(done), pending=dict(pending))
+    if done_count is not None:
+        progress["done_count"] = done_count
+    if note:
+        progress["note"] = note
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "w") as handle:
+            json.dump(progress, handle)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass
 
 
 class ApiCallCounter:
@@ -233,6 +256,9 @@ class Adapter:
     """What a module tells the flow; see the module docstring. Subclasses override the methods."""
 
     noun = "resource"  # in messages: "Timed out ... waiting for 2 of 9 deployment(s)"
+    # In the progress lines while the batch waits: "<progress_what>: 5/8 <progress_done_word> (...)".
+    progress_what = None  # None: the noun, plural
+    progress_done_word = "done"
     refusal = "Refusing to change anything"
     failure = "Failed to change"
 
@@ -259,7 +285,7 @@ class Adapter:
         raise NotImplementedError
 
     def progress(self, name, state):  # pylint: disable=unused-argument
-        """How far one pending resource got, for the timeout message; '' says nothing."""
+        """How far one pending resource got, for the progress lines and the timeout message; '' says nothing."""
         return ""
 
     def describe_error(self, exc):
@@ -277,6 +303,7 @@ class BatchOptions:
         self.wait = params.get("wait", True)
         self.wait_timeout = params.get("wait_timeout", BATCH_ARGUMENT_SPEC["wait_timeout"]["default"])
         self.poll_interval = params.get("poll_interval", BATCH_ARGUMENT_SPEC["poll_interval"]["default"])
+        self.progress_file = params.get("progress_file")
 
 
 def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep):
@@ -320,10 +347,18 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
     if not options.wait:
         return finish(plan, poll())
     actions = {a.name: a for a in plan}
+
+    def show_progress(done, pending, elapsed, observed):
+        write_progress(options.progress_file, adapter.progress_what or adapter.noun + "s", len(names),
+                       [n for n in names if n in done],
+                       {n: adapter.progress(n, observed.get(n)) for n in sorted(pending)},
+                       elapsed, adapter.progress_done_word)
+
     try:
         done, after, _elapsed = wait_for_batch(poll, names, lambda n, state: adapter.is_done(actions[n], state),
                                                options.wait_timeout, options.poll_interval,
-                                               clock=clock, sleep=sleep, start=started)
+                                               clock=clock, sleep=sleep, start=started,
+                                               on_poll=show_progress if options.progress_file else None)
     except BatchTimeout as timeout:
         waiting = []
         for name in timeout.pending:

@@ -119,6 +119,12 @@ options:
       - Seconds between two polls of the group.
     type: float
     default: 10
+  progress_file:
+    description:
+      - A file the group's status is written to after every poll while it waits (JSON, replaced
+        atomically). The collection's action plugin sets it itself when the task runs on the
+        controller, and prints a line from it while the module waits.
+    type: path
 extends_documentation_fragment:
   - lomashwood.multiregion.attributes
   - amazon.aws.common.modules

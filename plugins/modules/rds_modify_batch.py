@@ -60,13 +60,6 @@ options:
     description:
       - The backup retention, in days, for every entry that does not give its own.
     type: int
-  progress_file:
-    description:
-      - A file to write the batch's progress to after every poll (JSON, replaced atomically), saying which
-        instances are in their new shape and which are pending with their status, and the seconds since the
-        start. For a run as an async job, whose result only comes at the end; the collection's
-        C(lomashwood.multiregion.progress) callback prints it while C(async_status) waits.
-    type: path
 extends_documentation_fragment:
   - lomashwood.multiregion.batch
   - lomashwood.multiregion.attributes
@@ -159,9 +152,6 @@ plan:
             "backup_retention_period": {"before": 1, "after": 7}}]
 """
 
-import json
-import os
-import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -171,33 +161,18 @@ from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch impor
     Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute)
 
 
-def write_progress(path, actions, observed, adapter, elapsed):
-    """Which instances are in their new shape and which are pending, for a reader while the module runs."""
-    done = [a.name for a in actions if adapter.is_done(a, observed.get(a.name))]
-    progress = dict(what="databases", done_word="in production shape", total=len(actions),
-                    elapsed_seconds=round(elapsed, 1), done=done,
-                    pending={a.name: adapter.progress(a.name, observed.get(a.name)) for a in actions if a.name not in done})
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    try:
-        with open(tmp, "w") as handle:
-            json.dump(progress, handle)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # progress is for the operator's eyes; never fail a change over it
-
-
 class Modification(Adapter):
     """rds_modify_batch for the module flow (module_utils/batch.py)."""
 
     noun = "DB instance"
+    progress_what, progress_done_word = "databases", "in production shape"
     refusal = "Refusing to modify anything"
     failure = "Failed to modify"
 
     def __init__(self, module, counter):
         self.params, self.region = module.params, module.region
         self.rds = aws.client(module, "rds", counter, module.params["max_concurrency"])
-        self.targets, self.actions = [], []
-        self.started = time.monotonic()
+        self.targets = []
 
     def observe(self):
         p = self.params
@@ -205,9 +180,7 @@ class Modification(Adapter):
         return core.describe_instances(self.rds, [t.name for t in self.targets])
 
     def plan(self, observed):
-        plan = core.plan_changes(self.targets, observed, self.region)
-        self.actions = list(plan)
-        return plan
+        return core.plan_changes(self.targets, observed, self.region)
 
     def simulate(self, plan, observed):
         return core.simulate(plan, observed)
@@ -216,10 +189,7 @@ class Modification(Adapter):
         return plan, core.start_modifications(self.rds, plan, self.params["max_concurrency"])
 
     def poll(self):
-        observed = core.describe_instances(self.rds, [t.name for t in self.targets])
-        if self.params.get("progress_file") and self.actions:
-            write_progress(self.params["progress_file"], self.actions, observed, self, time.monotonic() - self.started)
-        return observed
+        return core.describe_instances(self.rds, [t.name for t in self.targets])
 
     def is_done(self, action, state):
         return action.action == "skip" or core.is_shaped(action, state)
@@ -258,7 +228,6 @@ def main():
         )),
         instance_class=dict(type="str"),
         backup_retention_period=dict(type="int"),
-        progress_file=dict(type="path"),
         **batch_argument_spec(),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -50,19 +50,21 @@ options:
         datapoint is refused unless I(force=true).
     type: int
     default: 300
+  lag_wait_timeout:
+    description:
+      - Seconds to wait for every replica's lag to come within I(max_replica_lag_seconds) before
+        the RPO gate refuses, reading the lag once per I(poll_interval) (one C(GetMetricData) for
+        the whole batch). For a planned failover, whose writes were stopped in the primary, wait
+        for lag 0, then promote (or, in check mode, only wait). The progress file says which
+        replicas have caught up.
+      - C(0) decides on the first reading.
+    type: int
+    default: 0
   force:
     description:
       - Promote even when the lag is too high or unknown (an ungraceful failover that may lose data).
     type: bool
     default: false
-  progress_file:
-    description:
-      - A file to write the batch's progress to after every poll (JSON, replaced atomically), saying which
-        replicas are promoted and which are pending with their status, and the seconds since the
-        start. For a run as an async job, whose result only comes at the end; the collection's
-        C(lomashwood.multiregion.progress) callback prints it while C(async_status) waits.
-      - Nothing is written in check mode or when nothing needs waiting for.
-    type: path
   backup_retention_period:
     description:
       - Days of automated backups for the promoted instances. Unset keeps the replica's setting.
@@ -164,8 +166,6 @@ endpoints:
   sample: {"lomash-auth-prod-replica": {"address": "lomash-auth-prod-replica.abc.eu-west-2.rds.amazonaws.com", "port": 5432}}
 """
 
-import json
-import os
 import time
 
 try:
@@ -178,28 +178,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import rds_promotion as core
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
-    Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute)
-
-
-def write_progress(path, names, observed, elapsed):
-    """What is promoted and what is pending, for a reader while the module runs (atomic replace)."""
-    progress = dict(what="promotions", done_word="available", total=len(names), elapsed_seconds=round(elapsed, 1),
-                    done=[n for n in names if core.is_promoted(observed.get(n))],
-                    pending={n: (observed[n].status if observed.get(n) else "not found")
-                             for n in names if not core.is_promoted(observed.get(n))})
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    try:
-        with open(tmp, "w") as handle:
-            json.dump(progress, handle)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # progress is for the operator's eyes; never fail a promotion over it
+    Adapter, ApiCallCounter, batch_argument_spec, diff_of, execute, write_progress)
 
 
 class Promotion(Adapter):
     """rds_promote_batch for the module flow (module_utils/batch.py)."""
 
     noun = "replica"
+    progress_what, progress_done_word = "promotions", "available"
     refusal = "Refusing to promote anything"
     failure = "Failed to promote"
 
@@ -208,7 +194,6 @@ class Promotion(Adapter):
         self.rds = aws.client(module, "rds", counter, module.params["max_concurrency"])
         self.cloudwatch = aws.client(module, "cloudwatch", counter)
         self.names, self.lags = [], {}
-        self.started = time.monotonic()
 
     def observe(self):
         p = self.params
@@ -221,7 +206,32 @@ class Promotion(Adapter):
         # The RPO gate's input: lag of the replicas that still need promoting.
         to_check = [n for n in self.names if n in observed and observed[n].is_replica and not observed[n].marked_promoted]
         self.lags = core.read_replica_lag(self.cloudwatch, to_check, p["lag_max_age_seconds"]) if to_check else {}
+        if to_check and not p["force"] and p["lag_wait_timeout"] > 0:
+            self.wait_for_lag(to_check)
         return observed
+
+    def wait_for_lag(self, names, clock=time.monotonic, sleep=time.sleep):
+        """Read the lag once per poll_interval until every replica is within the gate or
+        lag_wait_timeout passes (the gate in plan() then refuses, naming the ones behind)."""
+        p = self.params
+        started = clock()
+        deadline = started + p["lag_wait_timeout"]
+
+        def behind():
+            return {n: "lag unknown" if self.lags.get(n) is None else "lag %.0f s" % self.lags[n] for n in names
+                    if self.lags.get(n) is None or self.lags[n] > p["max_replica_lag_seconds"]}
+
+        while True:
+            pending = behind()
+            if p["progress_file"]:
+                write_progress(p["progress_file"], "replicas", len(names), [n for n in names if n not in pending],
+                               pending, clock() - started,
+                               done_word="caught up (lag at most %s s)" % p["max_replica_lag_seconds"])
+            now = clock()
+            if not pending or now >= deadline:
+                return
+            sleep(min(p["poll_interval"], deadline - now))
+            self.lags = core.read_replica_lag(self.cloudwatch, names, p["lag_max_age_seconds"])
 
     def plan(self, observed):
         p = self.params
@@ -236,10 +246,7 @@ class Promotion(Adapter):
                                            self.params["backup_retention_period"])
 
     def poll(self):
-        observed = core.describe_instances(self.rds, self.names)
-        if self.params.get("progress_file"):
-            write_progress(self.params["progress_file"], self.names, observed, time.monotonic() - self.started)
-        return observed
+        return core.describe_instances(self.rds, self.names)
 
     def is_done(self, action, state):
         return core.is_promoted(state)
@@ -273,9 +280,9 @@ def main():
         tags=dict(type="dict"),
         max_replica_lag_seconds=dict(type="int", default=30),
         lag_max_age_seconds=dict(type="int", default=300),
+        lag_wait_timeout=dict(type="int", default=0),
         force=dict(type="bool", default=False),
         backup_retention_period=dict(type="int"),
-        progress_file=dict(type="path"),
         **batch_argument_spec(),
     )
     module = AnsibleAWSModule(
@@ -296,7 +303,8 @@ def main():
                              changed=False)
     counter = ApiCallCounter()
     execute(module, lambda m: Promotion(m, counter), counter,
-            minimums=dict(max_replica_lag_seconds=0, lag_max_age_seconds=1, backup_retention_period=0))
+            minimums=dict(max_replica_lag_seconds=0, lag_max_age_seconds=1, backup_retention_period=0,
+                          lag_wait_timeout=0))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import glob
+import re
 import json
 import os
 import signal
@@ -81,6 +82,7 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     world = platform
     generations = {d.metadata.name: d.metadata.generation for d in world.apps.list_namespaced_deployment(NAMESPACE).items}
     world.region_down("eu-west-1")
+    world.configure(rds_modify_seconds=3)  # a class change long enough to be seen waiting on
     world.k8s.reset_calls()
     slack = start_slack()
     try:
@@ -101,6 +103,11 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
                                                  "k8s:eu-west-2:patch deployments": 9}, world.k8s.writes()
     assert all_promoted(world)
     assert "Waiting for the promotions" in proc.stdout  # the operator sees what it waits for
+    # ... and, while it waits, what is done and what is pending, never an alarming retry counter
+    assert "FAILED - RETRYING" not in proc.stdout
+    assert re.search(r"^databases: [0-7]/8 in production shape, pending: .*\(modifying, db.t3.medium -> db.r6g.large pending\)"
+                     r".*; \d+s so far$", proc.stdout, re.M), [line for line in proc.stdout.splitlines() if "so far" in line]
+    assert re.search(r"^step promote_databases: changed in [\d.]+ s \(run ", proc.stdout, re.M)
     # step 3: every standby service at 3 ready replicas
     for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
         assert (d.spec.replicas, d.status.ready_replicas, d.status.available_replicas) == (3, 3, 3), d.metadata.name

@@ -49,6 +49,10 @@ def test_planned_failover_loses_no_acknowledged_write(platform, tmp_path):  # no
     stop = _step(report, "stop_writes")
     assert stop["outcome"] == "changed" and stop["detail"]["region"] == "eu-west-1"
     assert set(stop["detail"]["lag_seconds"].values()) == {0}
+    # The drain said which replicas had caught up while it waited (a seed lag of 5 s drains in seconds)
+    drain = [line for line in proc.stdout.splitlines() if line.startswith("replicas: ")]
+    assert drain and all(" caught up (lag at most 0 s)" in line for line in drain), drain
+    assert "FAILED - RETRYING" not in proc.stdout
     promoted = _step(report, "promote_databases")["detail"]["results"]
     assert {r["lag_seconds"] for r in promoted} == {0}
     # S3's share of the RPO is read while the primary answers (the seed publishes ReplicationLatency)

@@ -105,7 +105,7 @@ def test_wait_for_batch_reports_progress():
     clock = FakeClock()
     seen = []
     wait_for_batch(lambda: {"a": clock.now >= 10}, ["a"], ready, 100, 5, clock=clock, sleep=clock.sleep,
-                   on_poll=lambda done, pending, elapsed: seen.append((sorted(done), sorted(pending))))
+                   on_poll=lambda done, pending, elapsed, observed: seen.append((sorted(done), sorted(pending))))
     assert seen == [([], ["a"]), ([], ["a"]), (["a"], [])]
 
 
@@ -306,7 +306,7 @@ def test_the_doc_fragment_documents_the_batch_argument_spec():
     documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
     assert set(documented) == set(BATCH_ARGUMENT_SPEC)
     for name, spec in BATCH_ARGUMENT_SPEC.items():
-        assert (documented[name]["type"], documented[name]["default"]) == (spec["type"], spec["default"]), name
+        assert (documented[name]["type"], documented[name].get("default")) == (spec["type"], spec.get("default")), name
 
 
 def test_batch_argument_spec_changes_a_default_without_touching_the_shared_one():
