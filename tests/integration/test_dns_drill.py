@@ -87,6 +87,26 @@ def test_drill_goes_there_and_back_and_leaves_everything_as_it_was(drill, tmp_pa
     assert [r for r in drill.log.read_text().splitlines() if r.startswith("| 20")][-2:][0].count("DRILL-T1") == 1
 
 
+def test_the_report_counts_the_retries_of_every_leg(drill, tmp_path):
+    """Route 53 throttled at a seeded rate: each throttled call is tried again by a module whose result the
+    report reads, so the report's retries are the faults the world injected, none lost. (Each leg registers
+    its move under the same name as the next one: counted from the final values alone, leg 1's retries were
+    lost, and leg 2's with them once the put-back replaced it.)"""
+    drill.fault_rate(0.3, "route53", kinds=["throttle"], seed=3)
+    try:
+        proc = run(drill, tmp_path)
+    finally:
+        drill.fault_rate(0, "route53")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    injected = drill.calls()["injected"]
+    faults = sum(n for op, kinds in injected.items() if op.startswith("route53:") for n in kinds.values())
+    rep = report(tmp_path)
+    legs = {leg["mode"]: sum(leg["retries"].values()) for leg in rep["legs"]}
+    assert legs["failover"] > 0, (legs, injected)  # the seed throttles leg 1's move: its retries must not be lost
+    assert rep["retries"]["total"] == faults, (rep["retries"], injected)
+    assert "Retries (transient failures tried again): %d" % faults in proc.stdout
+
+
 def test_check_mode_shows_both_changes_and_touches_nothing(drill, tmp_path):
     before = state(drill)
     proc = run(drill, tmp_path, check=True, diff=True)
