@@ -4,9 +4,10 @@
 
 """The failover lock: one record in the standby region that says who is failing over, and until when.
 
-A record is {holder, owner, reason, started, expires_at, ttl_seconds}. The holder is the run
+A record is {holder, owner, reason, started, expires_at, ttl_seconds, write_id}. The holder is the run
 (e.g. "failover:INC-2041": the same holder again is a resumed run); owner and reason say who
-started it and why; expires_at is when the lock goes stale (a run that died never releases it).
+started it and why; expires_at is when the lock goes stale (a run that died never releases it);
+write_id is unique to the write, so a write retried after its answer was lost knows its own record.
 
 The decision is pure (state asked for + what the record holds + now -> action) so it is
 unit-tested; the module creates the record atomically (create-if-absent) so two runs cannot
@@ -60,10 +61,22 @@ def parse_record(value):
     return record
 
 
-def new_record(holder, owner, reason, ttl_seconds, now, started=None):
-    return {"holder": holder, "owner": owner or "", "reason": reason or "",
-            "started": started or format_time(now),
-            "expires_at": format_time(now + timedelta(seconds=ttl_seconds)), "ttl_seconds": ttl_seconds}
+def new_record(holder, owner, reason, ttl_seconds, now, started=None, write_id=None):
+    """The record to write. write_id, unique to one write, lets the writer know its own record again when the
+    answer to its write was lost and the retried write finds the record there (is_own_write)."""
+    record = {"holder": holder, "owner": owner or "", "reason": reason or "",
+              "started": started or format_time(now),
+              "expires_at": format_time(now + timedelta(seconds=ttl_seconds)), "ttl_seconds": ttl_seconds}
+    if write_id:
+        record["write_id"] = write_id
+    return record
+
+
+def is_own_write(found, record):
+    """Whether the record found is the one `record` wrote: the same holder and the same write_id (a create that
+    succeeded on the server, whose answer was lost, and whose retry was then told the record exists)."""
+    return bool(found and record.get("write_id") and found.get("write_id") == record["write_id"]
+                and found.get("holder") == record.get("holder"))
 
 
 def expires_at(record):

@@ -24,6 +24,9 @@ description:
     create-only token parameter named after the stale record lets one run break it, and the
     record is read again before it is replaced.
   - Lives in the standby region on purpose, so it works while the primary region is down.
+  - A write whose answer is lost (served, then the connection lost; the SDK tries again) is not taken for
+    another run's. Each record and break token carries the id of the write that made it, so a retried
+    create that finds its own record there has the lock; a retried delete that finds nothing has released it.
   - Changed since 0.1.0 - I(force) no longer takes over or releases another holder's lock; it is
     accepted and ignored, with a warning (use I(break_stale) for a dead run's expired lock).
     I(purpose) is now I(reason) (the old name still works). The action C(takeover) is gone; the
@@ -115,7 +118,8 @@ lock:
   returned: always
   type: dict
   sample: {"holder": "failover:INC-2041", "owner": "arn:aws:iam::123456789012:user/alice", "reason": "eu-west-1 outage",
-           "started": "2026-11-26T04:10:00Z", "expires_at": "2026-11-26T08:10:00Z", "ttl_seconds": 14400}
+           "started": "2026-11-26T04:10:00Z", "expires_at": "2026-11-26T08:10:00Z", "ttl_seconds": 14400,
+           "write_id": "5f0c6a1e9b2d4c7e8a3f1b6d0e9c2a47"}
 previous:
   description: The lock record before the run, if there was one.
   returned: always
@@ -149,6 +153,7 @@ retries:
 import getpass
 import hashlib
 import json
+import uuid
 from datetime import datetime, timezone
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -157,7 +162,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import ApiCallCounter, BatchError
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.lock import (
-    broken_record, decide, describe, new_record, parse_record)
+    broken_record, decide, describe, is_own_write, new_record, parse_record)
 
 
 def read_lock(ssm, name):
@@ -169,40 +174,57 @@ def read_lock(ssm, name):
     return value, parse_record(value)
 
 
-def replace_stale(ssm, name, stale_value, value):
+def delete(ssm, name):
+    """Delete the parameter; one already gone counts as deleted (a retried delete whose first answer was lost
+    finds it gone; the caller read it as its own, or as the token it created, a moment before)."""
+    try:
+        ssm.delete_parameter(aws_retry=True, Name=name)
+    except is_boto3_error_code("ParameterNotFound"):
+        pass
+
+
+def replace_stale(ssm, name, stale_value, value, write_id):
     """Replace the stale record stale_value by value, or raise BatchError if another run got there first.
 
     SSM has no compare-and-set, so the break is made atomic by a create-only token named after the
-    stale record: of the runs breaking the same record, one creates it. The winner reads the lock
-    again (a slow run may find it already replaced), writes, and deletes the token.
+    stale record: of the runs breaking the same record, one creates it. The token holds this write's
+    id, so a create retried after its answer was lost knows the token for its own. The winner reads the
+    lock again (a slow run may find it already replaced), writes, and deletes the token.
     """
     token = "%s-breaking-%s" % (name, hashlib.sha256(stale_value.encode()).hexdigest()[:16])
+    mark = "breaking:%s" % write_id
     try:
-        ssm.put_parameter(aws_retry=True, Name=token, Value="breaking", Type="String", Overwrite=False)
+        ssm.put_parameter(aws_retry=True, Name=token, Value=mark, Type="String", Overwrite=False)
     except is_boto3_error_code("ParameterAlreadyExists"):
-        raise BatchError(["another run is breaking the same stale failover lock; not taking it"])
+        try:
+            theirs = ssm.get_parameter(aws_retry=True, Name=token)["Parameter"]["Value"]
+        except is_boto3_error_code("ParameterNotFound"):
+            theirs = None  # the other run has finished breaking it meanwhile
+        if theirs != mark:
+            raise BatchError(["another run is breaking the same stale failover lock; not taking it"])
     try:
         now_value, now_record = read_lock(ssm, name)
         if now_value != stale_value:
             raise BatchError(["the failover lock changed while it was being broken; now held by %r"
                               % (now_record or {}).get("holder")])
         if value is None:
-            ssm.delete_parameter(aws_retry=True, Name=name)
+            delete(ssm, name)
         else:
             ssm.put_parameter(aws_retry=True, Name=name, Value=value, Type="String", Overwrite=True)
     finally:
-        ssm.delete_parameter(aws_retry=True, Name=token)
+        delete(ssm, token)
 
 
 def run(module, ssm, now):
     p = module.params
     current_value, current = read_lock(ssm, p["name"])
     action = decide(p["state"], current, p["holder"], now, p["break_stale"])
+    write_id = uuid.uuid4().hex
     if action == "renew":  # the same run: it keeps its start time
         record = new_record(p["holder"], current.get("owner") or p["owner"], current.get("reason") or p["reason"],
-                            p["ttl_seconds"], now, started=current.get("started"))
+                            p["ttl_seconds"], now, started=current.get("started"), write_id=write_id)
     else:
-        record = new_record(p["holder"], p["owner"], p["reason"], p["ttl_seconds"], now)
+        record = new_record(p["holder"], p["owner"], p["reason"], p["ttl_seconds"], now, write_id=write_id)
     after = {} if p["state"] == "absent" else (current if action is None else record)
     broken = broken_record(current, now) if action == "break_stale" else {}
     resumed = p["state"] == "present" and current is not None and action in (None, "renew")
@@ -211,18 +233,20 @@ def run(module, ssm, now):
     if module.check_mode or action is None:
         return result
     if action == "release":
-        ssm.delete_parameter(aws_retry=True, Name=p["name"])
+        delete(ssm, p["name"])
     elif action == "acquire":
         try:
             # Overwrite=False is the atomic part: of two runs only one creates the parameter.
             ssm.put_parameter(aws_retry=True, Name=p["name"], Value=json.dumps(record), Type="String", Overwrite=False)
         except is_boto3_error_code("ParameterAlreadyExists"):
             _value, winner = read_lock(ssm, p["name"])
-            # Another run created it between our read and our write: named as any holder is.
-            raise BatchError(["lost the race for the failover lock: it is held by %s; refusing to start a second run"
-                              % (describe(winner, now) if winner else "another run")])
+            # Our own create, served but its answer lost (the SDK tried again): the lock is ours.
+            if not is_own_write(winner, record):
+                # Another run created it between our read and our write: named as any holder is.
+                raise BatchError(["lost the race for the failover lock: it is held by %s; refusing to start a second "
+                                  "run" % (describe(winner, now) if winner else "another run")])
     else:  # renew, break_stale: replace a stale record, once
-        replace_stale(ssm, p["name"], current_value, None if p["state"] == "absent" else json.dumps(record))
+        replace_stale(ssm, p["name"], current_value, None if p["state"] == "absent" else json.dumps(record), write_id)
     return result
 
 

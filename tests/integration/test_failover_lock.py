@@ -170,3 +170,49 @@ def test_bad_input_is_refused(world):
     res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", ttl_seconds=0))
     assert res["failed"] is True and "ttl_seconds must be more than 0" in res["msg"]
     assert held(world) is None and mutating(world.calls()) == {}
+
+
+# ---- lost answers (issue 11): a write served by SSM whose answer never came back, so the SDK tried again ----
+
+def test_a_lost_answer_to_taking_the_lock_is_not_taken_for_another_run(world):
+    world.fault("ssm:PutParameter", lost=True)
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", owner="alice"))
+    # the first PutParameter created the lock; its retry was told it exists, and found its own record there
+    assert (res["failed"], res["changed"], res["action"], res["resumed"]) == (False, True, "acquire", False), res["msg"]
+    assert world.calls()["injected"] == {"ssm:PutParameter": {"lost": 1}}
+    assert world.calls()["by_operation"]["ssm:PutParameter"] == 2 and res["retries"] == {"PutParameter": 1}
+    assert held(world) == res["lock"] and res["lock"]["holder"] == "failover:INC-1"
+    # ... and anyone else is still refused by it
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-2"))
+    assert res["failed"] is True and "held by 'failover:INC-1' (owner alice" in res["msg"]
+
+
+def test_a_run_that_lost_the_race_is_still_refused(world):
+    """The other side of the same check: a record created by another write (even of the same holder) between
+    the read and the create is another run's, and refused."""
+    value = json.dumps(dict(LIVE_RUN, holder="failover:INC-1", write_id="someone-else"))
+    world.configure(faults={"ssm:GetParameter": {"code": "ParameterNotFound", "status": 400, "count": 1,
+                                                 "message": "Parameter not found."}})
+    ssm(world).put_parameter(Name=LOCK["name"], Value=value, Type="String", Overwrite=True)
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1"))
+    assert res["failed"] is True and "lost the race for the failover lock" in res["msg"], res
+    assert held(world)["write_id"] == "someone-else"
+
+
+def test_a_lost_answer_to_releasing_the_lock_still_releases_it(world):
+    assert not run_module("failover_lock", dict(LOCK, holder="failover:INC-1"))["failed"]
+    world.fault("ssm:DeleteParameter", lost=True)
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-1", state="absent"))
+    assert (res["failed"], res["changed"], res["action"]) == (False, True, "release"), res["msg"]
+    assert world.calls()["injected"] == {"ssm:DeleteParameter": {"lost": 1}} and res["retries"] == {"DeleteParameter": 1}
+    assert held(world) is None
+
+
+def test_a_lost_answer_while_breaking_a_stale_lock_still_breaks_it_once(world):
+    plant(world, DEAD_RUN)
+    world.fault("ssm:PutParameter", lost=True)  # the first write is the create-only break token
+    res = run_module("failover_lock", dict(LOCK, holder="failover:INC-7", break_stale=True))
+    assert (res["failed"], res["action"]) == (False, "break_stale"), res["msg"]
+    assert res["broken"]["holder"] == "failover:INC-0" and held(world)["holder"] == "failover:INC-7"
+    assert world.calls()["injected"] == {"ssm:PutParameter": {"lost": 1}}
+    assert [p["Name"] for p in ssm(world).describe_parameters()["Parameters"]] == [LOCK["name"]]  # the token is gone

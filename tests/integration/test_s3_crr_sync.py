@@ -6,6 +6,7 @@ as in a failback) with objects written through boto3, so each case says exactly 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import uuid
 
@@ -253,6 +254,25 @@ def test_one_failed_copy_is_named_and_the_rest_are_copied(pair, world):
     assert len(pair.keys("dst")) == 4
     again = sync(pair)
     assert not again["failed"] and [a["name"] for a in again["plan"]] == [failed[0]["name"]]
+
+
+def test_a_lost_answer_to_a_copy_is_one_copy_in_the_summary(pair, world):
+    """A CopyObject served by S3 whose answer was lost (the SDK tried it again): the versioned destination
+    holds a second, equal version of that key (harmless: same bytes, and it is the current one), the call log
+    shows the repeat, but the summary counts the object once, and a rerun finds nothing to copy."""
+    for n in range(3):
+        pair.put("src", "k%d.txt" % n, body(str(n)))
+    world.fault("s3:CopyObject", lost=True)
+    res = sync(pair, max_concurrency=1)
+    assert not res["failed"], res["msg"]
+    assert world.calls()["injected"] == {"s3:CopyObject": {"lost": 1}}
+    assert res["api_calls"]["CopyObject"] == 4 and res["retries"] == {"CopyObject": 1}
+    assert res["summary"]["copy"]["count"] == 3 and len([r for r in res["results"] if r["changed"]]) == 3
+    versions = pair.s3[DST_REGION].list_object_versions(Bucket=pair.dst)["Versions"]
+    assert sorted(collections.Counter(v["Key"] for v in versions).values()) == [1, 1, 2]  # the lost one: twice
+    for n in range(3):
+        assert pair.read("k%d.txt" % n) == body(str(n))
+    assert sync(pair)["changed"] is False and writes(world) == {}
 
 
 @pytest.mark.parametrize("change, expected", [

@@ -121,11 +121,12 @@ class World:
         self.configure(down_regions=[r for r in self.config()["down_regions"] if r != region])
 
     def fault(self, operation: str, code: str = "Throttling", status: int = 400, count: int | None = 1,
-              message: str | None = None, region: str | None = None) -> None:
-        """Make the next ``count`` calls of ``operation`` ("service:Operation") fail (count None: all)."""
+              message: str | None = None, region: str | None = None, lost: bool = False) -> None:
+        """Make the next ``count`` calls of ``operation`` ("service:Operation") fail (count None: all);
+        lost=True: serve them, then lose their answers (the connection reset; the client tries again)."""
         # Merge patch: the None values delete keys left from an earlier fault of the same name.
         spec = {"code": code, "status": status, "count": -1 if count is None else count,
-                "message": message, "region": region}
+                "message": message, "region": region, "lost": True if lost else None}
         self.configure(faults={operation: spec})
 
     def clear_faults(self) -> None:

@@ -80,7 +80,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # the most specific one applying. kinds (default all): "throttle" (400 Throttling /
     # RequestLimitExceeded, Route 53 also PriorRequestNotComplete), "500" (InternalFailure), "503"
     # (ServiceUnavailable), "reset" (the connection closed without an answer), "slow" (slow_ms more,
-    # then answered). Each fault is decided before moto sees the call, so a failed call changed nothing.
+    # then answered). Each fault is decided before moto sees the call, so a failed call changed nothing;
+    # except "lost" (asked for by name only, never in the default kinds): the call is served, then its
+    # answer is lost (the connection reset), as a fault {"lost": true} in "faults" does to its next calls.
     # Seeded and deterministic: the n-th call of an operation draws from hash(fault_seed, operation, n).
     "fault_rates": {},
     "fault_seed": 0,
@@ -358,12 +360,19 @@ class WorldState:
                 fault.update(status=500, code="InternalFailure")
             elif kind == "503":
                 fault.update(status=503, code="ServiceUnavailable")
-            per_op = self.injected.setdefault(name, {})
-            per_op[kind] = per_op.get(kind, 0) + 1
+            if kind != "lost":  # counted when served (count_injected)
+                per_op = self.injected.setdefault(name, {})
+                per_op[kind] = per_op.get(kind, 0) + 1
             return fault
 
+    def count_injected(self, name: str, kind: str) -> None:
+        with self.lock:
+            per_op = self.injected.setdefault(name, {})
+            per_op[kind] = per_op.get(kind, 0) + 1
 
-FAULT_KINDS = ("throttle", "500", "503", "reset", "slow")
+
+FAULT_KINDS = ("throttle", "500", "503", "reset", "slow")  # the default kinds
+LOST = "lost"  # only when named: a served call whose answer is lost
 
 
 def _check_fault_rate(name: str, spec: Any) -> None:
@@ -372,9 +381,9 @@ def _check_fault_rate(name: str, spec: Any) -> None:
     rate = spec.get("rate", 0)
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
         raise ConfigError(f"fault_rates {name!r}: rate must be a number in [0, 1], got {rate!r}")
-    bad = [k for k in spec.get("kinds") or [] if k not in FAULT_KINDS]
+    bad = [k for k in spec.get("kinds") or [] if k not in FAULT_KINDS + (LOST,)]
     if bad or not isinstance(spec.get("kinds") or [], list):
-        raise ConfigError(f"fault_rates {name!r}: unknown kinds {bad!r} (known: {', '.join(FAULT_KINDS)})")
+        raise ConfigError(f"fault_rates {name!r}: unknown kinds {bad!r} (known: {', '.join(FAULT_KINDS + (LOST,))})")
     unknown = set(spec) - {"rate", "kinds", "region", "slow_ms"}
     if unknown:
         raise ConfigError(f"fault_rates {name!r}: unknown keys {sorted(unknown)}")

@@ -78,11 +78,15 @@ class WorldApp:
                              f"Service unavailable in {call.region} (simulated regional outage).")
         fault = STATE.take_fault(call.name, call.region)
         drawn = STATE.draw_fault(call.name, call.region)
+        # A lost answer: the call is served, then its answer is lost (the connection reset); the client tries again.
+        lost = bool(fault and fault.get("lost")) or bool(drawn and drawn["kind"] == "lost")
+        if fault and fault.get("lost"):
+            fault = None
         if drawn and drawn["kind"] == "slow":
             time.sleep(drawn["slow_ms"] / 1000.0)
         elif drawn and drawn["kind"] == "reset":
             return self.reset_connection(environ, start_response, call)
-        elif drawn and not fault:
+        elif drawn and drawn["kind"] != "lost" and not fault:
             fault = {"status": drawn["status"], "code": drawn["code"],
                      "message": f"Injected {drawn['kind']} fault for {call.name} (fault_rates)."}
         if fault:
@@ -98,7 +102,23 @@ class WorldApp:
                 time.sleep(realism.s3_copy_source_bytes(environ) / float(rate))
             if cross and realism.s3_copy_source_region(environ) not in (None, call.region):
                 time.sleep(cross / 1000.0)
+        if lost:
+            return self.lose_answer(environ, start_response, call)
         return self.app(environ, start_response)
+
+    def lose_answer(self, environ, start_response, call: AwsCall):
+        """Serve the call (moto changes what it changes), then reset the connection instead of answering: a
+        call that succeeded whose answer never reached the client. Not an error (it was served); counted in
+        calls()["injected"] as kind "lost"."""
+        STATE.count_injected(call.name, "lost")
+        body = self.app(environ, lambda *args, **kwargs: (lambda data: None))
+        try:
+            for _chunk in body:
+                pass
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        return self.reset_connection(environ, start_response, call, error=False)
 
     def fail(self, environ, start_response, call: AwsCall, status: int, code: str, message: str):
         STATE.count_error(call.name)
@@ -127,9 +147,11 @@ class WorldApp:
                 break
         return time.monotonic() - started
 
-    def reset_connection(self, environ, start_response, call: AwsCall):
-        """Close the client's connection without an answer (a connection reset); moto never sees the call."""
-        STATE.count_error(call.name)
+    def reset_connection(self, environ, start_response, call: AwsCall, error: bool = True):
+        """Close the client's connection without an answer (a connection reset); moto never sees the call
+        (error=False: it did, lose_answer)."""
+        if error:
+            STATE.count_error(call.name)
         sock = environ.get("werkzeug.socket")
         if sock is not None:
             try:

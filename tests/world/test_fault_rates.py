@@ -70,6 +70,36 @@ def test_slow_calls_answer_late_and_a_failed_call_changed_nothing(bare):
     assert quick.get_parameter(Name="/slow")["Parameter"]["Value"] == "x"
 
 
+def test_a_lost_answer_is_served_then_lost(bare):
+    """kind "lost" (named only) and the one-off fault {"lost": true}: the call changes the world, its client
+    gets a reset instead of the answer; counted as injected, not as an error."""
+    ssm = bare.client("ssm", "eu-west-2", retries=0)
+    bare.fault("ssm:PutParameter", lost=True)
+    with pytest.raises(ConnectionClosedError):
+        ssm.put_parameter(Name="/lost", Value="x", Type="String")
+    assert ssm.get_parameter(Name="/lost")["Parameter"]["Value"] == "x"  # served
+    calls = bare.calls()
+    assert calls["injected"] == {"ssm:PutParameter": {"lost": 1}} and "ssm:PutParameter" not in calls["errors"]
+    ssm.put_parameter(Name="/lost", Value="y", Type="String", Overwrite=True)  # used up: answered again
+    bare.fault_rate(1.0, "ssm:DeleteParameter", kinds=["lost"])
+    with pytest.raises(ConnectionClosedError):
+        ssm.delete_parameter(Name="/lost")
+    bare.fault_rate(0, "ssm:DeleteParameter")
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        ssm.get_parameter(Name="/lost")
+    # never drawn unless named: the default kinds are the five that change nothing before they fail
+    bare.reset_calls()
+    bare.fault_rate(1.0, "ssm", seed=5)
+    for n in range(30):
+        try:
+            ssm.put_parameter(Name="/lost-%d" % n, Value="x", Type="String")
+        except (ClientError, ConnectionClosedError):
+            pass
+    bare.fault_rate(0, "ssm")
+    kinds = set(bare.calls()["injected"]["ssm:PutParameter"])
+    assert len(kinds) >= 3 and "lost" not in kinds, kinds
+
+
 def test_bad_specs_are_refused(bare):
     for spec in ({"rate": 2}, {"rate": 0.1, "kinds": ["boom"]}, {"rate": 0.1, "other": 1}, "x"):
         with pytest.raises(Exception, match="400"):

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.lock import (
-    DEFAULT_TTL_SECONDS, broken_record, decide, describe, expires_at, is_stale, new_record, parse_record)
+    DEFAULT_TTL_SECONDS, broken_record, decide, describe, expires_at, is_own_write, is_stale, new_record, parse_record)
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
 MINE = {"holder": "failover:INC-1", "started": "2026-11-26T11:00:00Z", "expires_at": "2026-11-26T15:00:00Z"}
@@ -80,3 +80,14 @@ def test_broken_record_names_the_old_holder():
         "holder": "failback:INC-0", "owner": "bob", "reason": "drill", "started": "2026-11-26T06:00:00Z",
         "expires_at": "2026-11-26T10:00:00Z", "expired": True, "expired_seconds_ago": 7200}
     assert broken_record({"holder": "x"}, NOW)["expired_seconds_ago"] is None
+
+
+def test_a_retried_create_knows_its_own_record():
+    mine = new_record("failover:INC-1", "alice", "outage", 60, NOW, write_id="w1")
+    assert mine["write_id"] == "w1"
+    assert is_own_write(dict(mine), mine)
+    assert not is_own_write(dict(mine, write_id="w2"), mine)  # the same holder, another write: another run
+    assert not is_own_write(dict(mine, holder="failover:INC-2"), mine)
+    assert not is_own_write({k: v for k, v in mine.items() if k != "write_id"}, mine)  # a record of 0.1.0
+    assert not is_own_write(None, mine)
+    assert not is_own_write(dict(mine), new_record("failover:INC-1", "alice", "outage", 60, NOW))  # no id: never
