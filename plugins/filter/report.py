@@ -26,6 +26,37 @@ def step_shortfall(step, real_seconds):
     return max(0.0, float(real) - _seconds(step))
 
 
+def path_shortfall(steps, real_seconds, until=None):
+    """How much later the run would have reached `until` (the answer from the new region) had each
+    step taken its real-world time (step_shortfall), steps that ran together counted once.
+
+    Walked in the order the steps ended: a step's projected end is its start, pushed by the delay of
+    every step that ended before it started, plus its measured time, plus its shortfall; from its end
+    on, the run is late by as much as that projected end is (the most of any step so far). So the
+    scale-up waited under the promotion's window adds only what outlasts the promotion, a class change
+    after the promotion adds its whole shortfall on top, and a step that ended after `until` (a class
+    change waited for once the API answers) adds nothing to it. An approximation, on the safe side:
+    the time a step spent waiting for the window it ran in to end counts as work after it.
+    """
+    timed = []
+    for step in steps or []:
+        try:
+            started, ended = float(step["started"]), float(step["ended"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if until is None or ended <= float(until):
+            timed.append((ended, started, step))
+    late = []  # (measured end, seconds late from then on)
+
+    def late_at(when):
+        return max([seconds for ended, seconds in late if ended <= when] or [0.0])
+
+    for ended, started, step in sorted(timed, key=lambda t: (t[0], t[1])):
+        projected_end = started + late_at(started) + (ended - started) + step_shortfall(step, real_seconds)
+        late.append((ended, projected_end - ended))
+    return round(max(0.0, late_at(float("inf") if until is None else float(until))), 1)
+
+
 def step_reason(step):
     """"<step>: <why>" for a step, from its detail's reason (or its outcome)."""
     detail = step.get("detail") or {}
@@ -68,4 +99,5 @@ def retries_of(variables, names):
 
 class FilterModule:
     def filters(self):
-        return {"step_shortfall": step_shortfall, "step_reason": step_reason, "retries_of": retries_of}
+        return {"step_shortfall": step_shortfall, "path_shortfall": path_shortfall, "step_reason": step_reason,
+                "retries_of": retries_of}
