@@ -175,6 +175,12 @@ CASES = [
      {"dr_shift_weights": [50, 10, 100]}, ["[50, 10, 100]"], None),
     ("failback: shift to a region not in the pair", "playbook", "playbooks/failback.yml",
      {"dr_shift_to_region": "us-east-1"}, ["'us-east-1'"], None),
+    # the seeded world never failed over: eu-west-2 holds read replicas, nothing promoted
+    ("failback: nothing was failed over", "playbook", "playbooks/failback.yml", {},
+     ["Refusing to fail back: eu-west-2 holds no promoted primaries",
+      "lomash-auth-prod-replica is still a read replica of eu-west-1 (lomash-auth-prod)",
+      "lomash-analytics-prod-replica is still a read replica of eu-west-1 (lomash-analytics-prod)",
+      "nothing to fail back"], None),
     ("dns drill: unknown service", "k8s-playbook", "playbooks/dns_drill.yml", {"dr_drill_services": ["ghost-gateway"]},
      ["'ghost-gateway'"], None),
 ]
