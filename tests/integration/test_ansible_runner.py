@@ -78,8 +78,9 @@ def event_stdout(runner):
 
 def test_failover_through_ansible_runner(platform, tmp_path, monkeypatch):  # noqa: F811 pylint: disable=redefined-outer-name
     world = platform
-    # Promotions that take a while, each its own time: the wait has done and pending to report.
-    world.configure(promotion_seconds=30, promotion_seconds_spread=15)
+    # Promotions that take a while, each its own time: the wait has done and pending to report
+    # (job_wait prints as soon as one is done and polls every 1 s, so 8 +- 4 s is enough).
+    world.configure(promotion_seconds=8, promotion_seconds_spread=4)
     world.k8s.reset_calls()
     reports = tmp_path / "reports"
     reports.mkdir()
