@@ -293,6 +293,7 @@ class _Dns(Adapter):
     """What both adapters share: the clients, the zone and the targets resolved."""
 
     noun = "DNS change"
+    progress_what, progress_done_word = "DNS change", "INSYNC"  # "DNS change: 0/1 INSYNC, pending: api... (change PENDING)"
     refusal = "Refusing to change DNS"
     failure = "Failed to change DNS"
 
