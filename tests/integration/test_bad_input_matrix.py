@@ -14,6 +14,7 @@ them the same way, and counts them (`pytest -q -rA` prints one line per case).
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -259,3 +260,24 @@ def test_bad_input_is_named_and_the_world_is_unchanged(matrix, tmp_path, case, k
     assert mutating(world.calls(), world.k8s.calls() if world.k8s else None) == {}
     assert _shape(world) == before
     world.dirty = False
+
+
+def test_a_failback_resumed_after_it_restored_the_standby_is_not_refused(seeded, tmp_path):
+    """The standby's databases as a failback leaves them (replicas again, tagged with its incident):
+    a rerun of that incident passes preflight's "nothing to fail back" check (a resume), another
+    incident is refused by it. Check mode: nothing changes either way."""
+    world = seeded
+    rds = world.client("rds", "eu-west-2")
+    for db in rds.describe_db_instances()["DBInstances"]:
+        rds.add_tags_to_resource(ResourceName=db["DBInstanceArn"], Tags=[{"Key": "lomashwood:failback", "Value": "INC-BACK"}])
+    try:
+        for incident, refused in (("INC-BACK", False), ("INC-OTHER", True)):
+            proc = run_playbook("playbooks/failback.yml", check=True, extra_vars={"dr_incident_id": incident},
+                                env=dict(LOMASHWOOD_REPORT_DIR=str(tmp_path)))
+            out = proc.stdout + proc.stderr
+            assert ("Refusing to fail back: eu-west-2 holds no promoted primaries" in out) is refused, (incident, out[-3000:])
+            if not refused:
+                assert re.search(r"TASK \[lomashwood.multiregion.preflight : Refuse to fail back when the standby holds no "
+                                 r"promoted primaries\] \*+\nok: ", out), out[-3000:]
+    finally:
+        _seed(world, world.k8s)
