@@ -161,7 +161,7 @@ def required_actions(by_operation):
 def test_the_implied_table_says_why_and_where_from():
     """Each implied permission names why and the AWS page it comes from; none is a call's own permission."""
     for call, entries in IMPLIED.items():
-        assert call in IAM_ACTIONS or call.split(":")[0] != "s3", call
+        assert call in IAM_ACTIONS or call.split(":", maxsplit=1)[0] != "s3", call
         for action, why, doc in entries:
             assert ":" in action and len(why) > 20 and doc.startswith("https://"), (call, action)
             assert action not in iam_actions(call), "%s: %s is the call's own permission" % (call, action)
