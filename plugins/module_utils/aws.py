@@ -25,6 +25,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     _get_user_agent_string, _merge_botocore_config, enable_placebo, get_aws_connection_info, is_boto3_error_code)
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.xml_lists import ParserFactory
 
 # Failover runs while AWS is slow and throttling: up to 8 tries, 1 s doubling to 20 s, jittered.
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
@@ -58,8 +59,9 @@ def _timestamp(value):
 
 def _session(profile):
     session = boto3.session.Session(profile_name=profile)
-    session._session.get_component("response_parser_factory").set_parser_defaults(  # pylint: disable=protected-access
-        timestamp_parser=_timestamp)
+    parsers = ParserFactory()  # rest-xml lists (S3 listings, Route 53 record sets) read faster, to the same values
+    parsers.set_parser_defaults(timestamp_parser=_timestamp)
+    session._session.register_component("response_parser_factory", parsers)  # pylint: disable=protected-access
     enable_placebo(session)
     return session
 
