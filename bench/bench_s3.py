@@ -46,9 +46,7 @@ import uuid
 from tests.integration.runner import ROOT, ansible_env, run_module
 from tests.world import realism
 from tests.world.control import World
-
-sys.path.insert(0, os.path.join(ROOT, "collections"))
-from ansible_collections.lomashwood.multiregion.plugins.plugin_utils import warm_python  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.lomashwood.multiregion.plugins.plugin_utils import warm_python  # (runner put it on the path)
 
 SRC_REGION, DST_REGION = "eu-west-2", "eu-west-1"
 PREFIX = "bench/"
@@ -367,6 +365,7 @@ def main():
     parser.add_argument("--big", action="store_true", help="also the peak RSS at 100,000 objects")
     parser.add_argument("--big-objects", type=int, default=None, help="objects of the --big run (100,000)")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--out", default=None, help="the results file (bench/results/s3.md; --quick: s3-quick.md)")
     parser.add_argument("--warm", action="store_true",
                         help="also ours through the warm interpreter the inventories set, at the first concurrency")
     parser.add_argument("--no-touch", action="store_true", help="leave changed objects as new in the destination")
@@ -424,7 +423,7 @@ def main():
     text = report(args, objects, different, rows, reruns, memory, notes)
     print(text)
     name = "s3-quick.md" if args.quick else "s3.md"
-    with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
+    with open(args.out or os.path.join(ROOT, "bench", "results", name), "w") as f:
         f.write(text)
     failed = [r["label"] for r in rows + reruns + memory if not r["lists_ok"] or not r["right"].startswith("yes")]
     if failed:

@@ -121,8 +121,8 @@ def peer_playbook(world, extra, tags=None, probe=None, timeline=None, timeout=72
     """Run bench/peer/failover.yml; (wall, CompletedProcess, calls, peak MiB, module runs)."""
     probe_file = tempfile.mktemp(prefix="bench-probe-")
     env = {"BENCH_PROBE_FILE": probe_file}
-    if probe:
-        env["ANSIBLE_PYTHON_INTERPRETER"] = probe
+    # The peer as a user writes it: a new interpreter per module (ours' inventory sets the warm one).
+    env["ANSIBLE_PYTHON_INTERPRETER"] = probe or sys.executable
     if timeline:
         env.update(BENCH_TIMELINE=timeline, ANSIBLE_CALLBACK_PLUGINS=rb.CALLBACK_DIR,
                    ANSIBLE_CALLBACKS_ENABLED="bench_timeline")

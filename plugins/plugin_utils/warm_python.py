@@ -128,20 +128,25 @@ def _connect(path):
 
 def _start_server(path):
     import subprocess  # pylint: disable=import-outside-toplevel
-    subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", path],  # pylint: disable=consider-using-with
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True, close_fds=True)
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", path],  # pylint: disable=consider-using-with
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, close_fds=True)
 
 
 def _warm_connection(path):
+    """A connection to the server, started if none answers; None if none answers soon."""
     sock = _connect(path)
     if sock is None:
         import time  # pylint: disable=import-outside-toplevel
-        _start_server(path)
+        server = _start_server(path)
         deadline = time.monotonic() + 10
         while sock is None and time.monotonic() < deadline:
             time.sleep(0.02)
             sock = _connect(path)
+            if sock is None and server.poll() is not None:
+                # It ended: another server was starting (it holds the lock), or it failed; a short wait for
+                # the other, then this module runs cold rather than wait on nothing.
+                deadline = min(deadline, time.monotonic() + 2)
     return sock
 
 
@@ -166,8 +171,11 @@ def _read_line(sock):
 def client(argv):
     if os.environ.get("LOMASHWOOD_WARM_PYTHON", "1") == "0" or (argv and argv[0].startswith("-")):
         _cold(argv)  # switched off, or interpreter options (-c, -m, ...): only scripts and stdin are served
-    path = _socket_path()
-    sock = _warm_connection(path) if path else None
+    try:
+        path = _socket_path()
+        sock = _warm_connection(path) if path else None
+    except Exception:  # pylint: disable=broad-except
+        sock = None  # whatever it was, the module still runs
     if sock is None:
         _cold(argv)
     request = json.dumps(dict(argv=argv, env=dict(os.environ), cwd=os.getcwd(), umask=_umask())).encode(

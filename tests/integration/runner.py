@@ -10,6 +10,13 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
+if os.path.join(ROOT, "collections") not in sys.path:  # bench/ imports this without tests/conftest.py
+    sys.path.insert(0, os.path.join(ROOT, "collections"))
+from ansible_collections.lomashwood.multiregion.plugins.plugin_utils import warm_python  # noqa: E402  pylint: disable=wrong-import-position
+
+# Ad hoc module runs (-i localhost,) use the interpreter the inventories set for playbooks: the warm
+# interpreter's launcher (docs/performance.md). LOMASHWOOD_WARM_PYTHON=0 in a run's env runs it cold.
+INTERPRETER = warm_python.launcher(sys.executable) or sys.executable
 
 # --- which calls mutate -------------------------------------------------------------------------
 # The world names a call "service:Operation" (boto3's client and operation names, see
@@ -31,7 +38,7 @@ def ansible_env(extra=None):
     env = dict(os.environ)
     env.update(
         ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_PYTHON_INTERPRETER=INTERPRETER,
         ANSIBLE_NOCOLOR="1",
     )
     env.update(extra or {})

@@ -30,7 +30,7 @@ import pytest
 from tests.k8s.seed import seed as seed_k8s
 from tests.world import snapshot
 
-from .runner import ROOT, ansible_env
+from .runner import BIN, ROOT, ansible_env
 from .test_failover_playbook import (DB_SERVICES, NAMESPACE, _report, _run, _step, platform,  # noqa: F401  # pylint: disable=unused-import
                                      secret_values)
 from .test_rds_promote_batch import REPLICAS, all_promoted
@@ -137,7 +137,7 @@ def settled(world, quiet=1.0):
 def killed_at(world, tmp_path, role, task, delay=0.5):
     """Start failover.yml, SIGKILL its process group `delay` s after the banner of `role`'s task
     whose name starts with `task` appears; returns the output it printed until then."""
-    cmd = [os.path.join(os.path.dirname(ansible_env()["ANSIBLE_PYTHON_INTERPRETER"]), "ansible-playbook"),
+    cmd = [os.path.join(BIN, "ansible-playbook"),
            "playbooks/failover.yml", "-i", "inventories/local", "-e", "dr_incident_id=" + world.incident]
     env = ansible_env({"LOMASHWOOD_REPORT_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"})
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -250,7 +250,7 @@ def reference(world, tmp_path):
 def killed_after(world, tmp_path, seconds):
     """Start failover.yml and SIGKILL all its processes `seconds` later; returns its output, whether it was
     still running, and the last task banner it printed."""
-    cmd = [os.path.join(os.path.dirname(ansible_env()["ANSIBLE_PYTHON_INTERPRETER"]), "ansible-playbook"),
+    cmd = [os.path.join(BIN, "ansible-playbook"),
            "playbooks/failover.yml", "-i", "inventories/local", "-e", "dr_incident_id=" + world.incident]
     env = ansible_env({"LOMASHWOOD_REPORT_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"})
     out = tmp_path / "killed.out"

@@ -13,7 +13,7 @@ import os
 import subprocess
 from datetime import datetime, timedelta, timezone
 
-from .runner import ROOT, ansible_env, mutating
+from .runner import BIN, ROOT, ansible_env, mutating
 from .test_failover_playbook import _run
 from .test_rds_promote_batch import all_promoted, no_promotion
 from .test_failover_playbook import platform  # noqa: F401  # pylint: disable=unused-import  # the fixture
@@ -39,7 +39,7 @@ def test_two_failovers_started_together_one_proceeds_the_other_is_refused_naming
     world.configure(operation_latency_ms={"ssm:PutParameter": 1500})
     procs = {}
     for incident in ("INC-TWO-A", "INC-TWO-B"):
-        cmd = [os.path.join(os.path.dirname(ansible_env()["ANSIBLE_PYTHON_INTERPRETER"]), "ansible-playbook"),
+        cmd = [os.path.join(BIN, "ansible-playbook"),
                "playbooks/failover.yml", "-i", "inventories/local", "-e", "dr_incident_id=" + incident,
                "-e", "dr_owner=operator-" + incident[-1].lower()]
         env = ansible_env({"LOMASHWOOD_REPORT_DIR": str(tmp_path / incident)})

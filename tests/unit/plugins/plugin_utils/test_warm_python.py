@@ -197,3 +197,14 @@ def test_modules_share_the_servers_botocore_models_and_get_the_same_clients(warm
     assert warmed.stdout == b"True True rds PromoteReadReplica\n", warmed
     cold = run(warm, stdin=SHARED_LOADER, env={"LOMASHWOOD_WARM_PYTHON": "0"})
     assert cold.stdout == b"False True rds PromoteReadReplica\n", cold
+
+
+def test_a_server_that_cannot_start_costs_a_moment_not_the_run(warm, short_tmp):
+    """A server that dies at start (here a sitecustomize that ends it) leaves the module to run cold, soon."""
+    site = short_tmp / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nif '--serve' in sys.argv:\n    sys.exit(1)\n")
+    started = time.monotonic()
+    out = run(warm, stdin=b"print('ran')\n", env={"PYTHONPATH": str(site)})
+    assert (out.returncode, out.stdout) == (0, b"ran\n"), out
+    assert time.monotonic() - started < 6, "waited for a server that had ended"
