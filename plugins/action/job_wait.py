@@ -4,12 +4,26 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.lomashwood.multiregion.plugins.plugin_utils.progress import (
     ProgressPrinter, progress_line, read_progress, runs_here)
+
+
+# On the controller, how often the job's status file is looked at between polls: a stat, where a poll is a
+# module run (async_status); a change to the file (the job's result written) brings the next poll forward.
+GLANCE_SECONDS = 0.1
+
+
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class ActionModule(ActionBase):
@@ -39,7 +53,9 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="; ".join(problems))
         # The directory the job was started with (the task's ansible_async_dir, as async_status reads it).
         async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
-        progress_file = args["progress_file"] if runs_here(self._connection) else None
+        here = runs_here(self._connection)
+        progress_file = args["progress_file"] if here else None
+        job_file = os.path.join(async_dir, args["jid"]) if here else None
         printer = ProgressPrinter(self._display.display)
         started = time.monotonic()
         deadline = started + args["timeout"]
@@ -60,7 +76,7 @@ class ActionModule(ActionBase):
                                 wait_polls=polls, msg="The job %s did not finish within %s s (it goes on running; "
                                 "wait for it again to take it up)%s" % (
                                     args["jid"], args["timeout"], ": " + progress_line(last) if last else ""))
-                time.sleep(min(args["poll_interval"], deadline - now))
+                self._until_next_poll(job_file, progress_file, printer, min(now + args["poll_interval"], deadline))
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         result.update(status)
@@ -68,3 +84,18 @@ class ActionModule(ActionBase):
             result[flag] = bool(result.get(flag, True))
         result.update(ansible_job_id=args["jid"], wait_polls=polls, wait_seconds=round(time.monotonic() - started, 2))
         return result
+
+    @staticmethod
+    def _until_next_poll(job_file, progress_file, printer, when):
+        """Sleep until `when`; on the controller, until the job's status file changes if that is sooner (the
+        job wrote its result: poll now, not up to poll_interval later), showing its progress meanwhile."""
+        if job_file is None:
+            time.sleep(max(0.0, when - time.monotonic()))
+            return
+        seen = _stamp(job_file)
+        while time.monotonic() < when:
+            time.sleep(min(GLANCE_SECONDS, max(0.0, when - time.monotonic())))
+            if _stamp(job_file) != seen:
+                return
+            if progress_file:
+                printer.update(read_progress(progress_file))

@@ -40,7 +40,12 @@ options:
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two looks at the job.
+    description:
+      - Seconds between two looks at the job (each an C(async_status) run).
+      - >-
+        On the controller (connection local) the job's status file is also looked at every 0.1 s
+        between two looks, and a change to it (the job's result written) brings the next look
+        forward: the wait ends within about 0.1 s of the job, whatever I(poll_interval) is.
     type: float
     default: 5
 extends_documentation_fragment:

@@ -150,6 +150,23 @@ def _warm_connection(path):
     return sock
 
 
+def prestart():
+    """Start this interpreter's server if none answers, without waiting for it: the lookup calls this as
+    a play's tasks are templated, so the server loads while the first tasks run and the first module
+    finds it ready. Never fails."""
+    try:
+        if os.environ.get("LOMASHWOOD_WARM_PYTHON", "1") == "0":
+            return
+        path = _socket_path()
+        sock = _connect(path) if path else None
+        if sock is not None:
+            sock.close()
+        elif path:
+            _start_server(path)
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
 def _cold(argv):
     """Run the payload with the real interpreter, as without this script."""
     os.execv(sys.executable, [sys.executable] + argv)

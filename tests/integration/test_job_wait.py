@@ -35,6 +35,14 @@ def test_a_timeout_names_the_job_and_its_last_progress(tmp_path):
                      r"steps: [01]/2 done", proc.stdout), proc.stdout[-3000:]
 
 
+def test_on_the_controller_the_wait_ends_with_the_job_not_a_poll_interval_later(tmp_path):
+    """poll_interval 30 s, a job of 1 s: the job's status file changing brings the next poll forward."""
+    proc = wait(tmp_path, job_seconds=1.0, poll_interval=30, wait_timeout=60)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["finished"] and result["wait_seconds"] < 4 and result["wait_polls"] <= 3, result
+
+
 @pytest.mark.parametrize("extra, named", [
     (dict(jid="j000000000.1"), "could not find job"),
     (dict(poll_interval=0), "poll_interval must be more than 0, got 0"),

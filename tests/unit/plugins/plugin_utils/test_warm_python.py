@@ -208,3 +208,24 @@ def test_a_server_that_cannot_start_costs_a_moment_not_the_run(warm, short_tmp):
     out = run(warm, stdin=b"print('ran')\n", env={"PYTHONPATH": str(site)})
     assert (out.returncode, out.stdout) == (0, b"ran\n"), out
     assert time.monotonic() - started < 6, "waited for a server that had ended"
+
+
+def test_prestart_starts_the_server_without_waiting_and_once(warm, short_tmp):
+    warm_python.prestart()  # TMPDIR is short_tmp here (the fixture)
+    deadline = time.monotonic() + 10
+    while not served(short_tmp) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert served(short_tmp)
+    warm_python.prestart()  # it answers: nothing started again
+    servers = [p for p in os.listdir("/proc") if p.isdigit() and _serves(p, short_tmp)]
+    assert len(servers) == 1, servers
+    assert run(warm, stdin=b"print('ok')\n").stdout == b"ok\n"
+
+
+def _serves(pid, folder):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return b"--serve" in argv and any(arg.startswith(str(folder).encode()) for arg in argv)
