@@ -227,40 +227,16 @@ class Bench:
         return by_op, lists
 
     def ours(self, pair, concurrency, label, warm=False):
-        if warm:
-            return self.ours_warm(pair, concurrency, label)
+        """One s3_crr_sync run. Cold: through the probe interpreter, which measures the module process. Warm:
+        through the warm interpreter, as the inventories run modules (docs/performance.md); the module runs in
+        a fork of its server, so there is no module process to probe, and the server is started (by a first
+        module run) before, as a playbook's earlier tasks would have."""
         probe_file = os.path.join(self.tmp, "probe-%s.jsonl" % uuid.uuid4().hex[:6])
-        args = dict(mode="sync", source=dict(bucket=pair["src"], region=SRC_REGION),
-                    destination=dict(bucket=pair["dst"], region=DST_REGION), max_concurrency=concurrency)
-        self.world.reset_calls()
-        cpu0, world0 = children_cpu(), cpu_of(self.world_pid)
-        t0, t0_epoch = time.monotonic(), time.time()
-        with Timeline(self.world) as timeline:
-            res = run_module("s3_crr_sync", args, env=dict(ANSIBLE_PYTHON_INTERPRETER=self.probe,
-                                                           BENCH_PROBE_FILE=probe_file), timeout=1800)
-        wall = time.monotonic() - t0
-        cpu, world_cpu = children_cpu() - cpu0, cpu_of(self.world_pid)
-        calls, lists = self.calls()
-        if res.get("failed"):
-            raise SystemExit("s3_crr_sync failed: %s\n%s" % (res.get("msg"), res["_stdout"][-3000:]))
-        with open(probe_file) as f:
-            probe = [json.loads(line) for line in f][-1]
-        summary = res["summary"]
-        return dict(label=label, concurrency=concurrency, wall=wall, module_process=probe["wall"], module_start=probe["started_at"] - t0_epoch,
-                    phases=timeline.phases(probe["started_at"]), end=probe["wall"], module_cpu=probe["cpu"],
-                    maxrss_mib=probe["maxrss_kib"] / 1024.0, elapsed=res["elapsed_seconds"], cpu=cpu,
-                    world_cpu=None if world0 is None else world_cpu - world0, calls=calls, lists=lists,
-                    copied=summary["copy"]["count"], copied_bytes=summary["copy"]["bytes"],
-                    module_ops=summary.get("objects_per_second"), api_calls=res.get("api_calls"),
-                    changed=res["changed"], unchanged=summary["unchanged"], kept_newer=summary["kept_newer"]["count"])
-
-    def ours_warm(self, pair, concurrency, label):
-        """ours through the warm interpreter, as the inventories run modules (docs/performance.md): the
-        module runs in a fork of the server, so there is no module process to probe; its server is started
-        (by a first module run) before, as a playbook's earlier tasks would have."""
-        launcher = warm_python.launcher(sys.executable)
-        env = dict(ANSIBLE_PYTHON_INTERPRETER=launcher)
-        run_module("ansible.builtin.ping", {}, env=env)
+        if warm:
+            env = dict(ANSIBLE_PYTHON_INTERPRETER=warm_python.launcher(sys.executable))
+            run_module("ansible.builtin.ping", {}, env=env)
+        else:
+            env = dict(ANSIBLE_PYTHON_INTERPRETER=self.probe, BENCH_PROBE_FILE=probe_file)
         args = dict(mode="sync", source=dict(bucket=pair["src"], region=SRC_REGION),
                     destination=dict(bucket=pair["dst"], region=DST_REGION), max_concurrency=concurrency)
         self.world.reset_calls()
@@ -273,11 +249,19 @@ class Bench:
         calls, lists = self.calls()
         if res.get("failed"):
             raise SystemExit("s3_crr_sync failed: %s\n%s" % (res.get("msg"), res["_stdout"][-3000:]))
+        if warm:
+            process = dict(module_process=None, module_start=None, phases=timeline.phases(t0_epoch), end=wall,
+                           module_cpu=None, maxrss_mib=None)
+        else:
+            with open(probe_file) as f:
+                probe = [json.loads(line) for line in f][-1]
+            process = dict(module_process=probe["wall"], module_start=probe["started_at"] - t0_epoch,
+                           phases=timeline.phases(probe["started_at"]), end=probe["wall"], module_cpu=probe["cpu"],
+                           maxrss_mib=probe["maxrss_kib"] / 1024.0)
         summary = res["summary"]
-        return dict(label=label, concurrency=concurrency, wall=wall, module_process=None, module_start=None,
-                    phases=timeline.phases(t0_epoch), end=wall, module_cpu=None, maxrss_mib=None,
-                    elapsed=res["elapsed_seconds"], cpu=cpu, world_cpu=None if world0 is None else world_cpu - world0,
-                    calls=calls, lists=lists, copied=summary["copy"]["count"], copied_bytes=summary["copy"]["bytes"],
+        return dict(process, label=label, concurrency=concurrency, wall=wall, elapsed=res["elapsed_seconds"], cpu=cpu,
+                    world_cpu=None if world0 is None else world_cpu - world0, calls=calls, lists=lists,
+                    copied=summary["copy"]["count"], copied_bytes=summary["copy"]["bytes"],
                     module_ops=summary.get("objects_per_second"), api_calls=res.get("api_calls"),
                     changed=res["changed"], unchanged=summary["unchanged"], kept_newer=summary["kept_newer"]["count"])
 
