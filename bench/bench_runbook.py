@@ -228,7 +228,7 @@ def run_playbook(world, k8s, operation, incident, extra):
     report_dir = tempfile.mkdtemp(prefix="bench-rb-")
     timeline = os.path.join(report_dir, "timeline.jsonl")
     env = ansible_env({"LOMASHWOOD_REPORT_DIR": report_dir, "BENCH_TIMELINE": timeline,
-                       "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_DIR, "ANSIBLE_CALLBACKS_ENABLED": "bench_timeline"})
+                       "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_DIR, "ANSIBLE_CALLBACKS_ENABLED": "bench_timeline,lomashwood.multiregion.progress"})
     cmd = [os.path.join(BIN, "ansible-playbook"), "playbooks/%s.yml" % operation, "-i", "inventories/local",
            "-e", json.dumps({"dr_incident_id": incident})]
     for key, value in extra.items():
@@ -254,6 +254,9 @@ def run_playbook(world, k8s, operation, incident, extra):
     steps = [dict(s, started=float(s["started"]), ended=float(s["ended"])) for s in report["steps"]]
     by_step = attribute(sampler.samples, steps)
     tasks = timeline_tasks(timeline)
+    if KEEP_DIR:
+        shutil.copy(timeline, os.path.join(KEEP_DIR, "%s-%s-timeline.jsonl" % (operation, incident)))
+        shutil.copy(files[-1], KEEP_DIR)
     shutil.rmtree(report_dir, ignore_errors=True)
     return dict(operation=operation, wall=wall, t0=t0, t_end=t0 + wall, report=report, steps=steps, calls=calls,
                 by_step=by_step, k8s_writes=k8s_writes, tasks=tasks, load=(load_before, load_after),
@@ -461,12 +464,19 @@ def fresh_round(world, k8s_run_dir, kubeconfig):
 
 
 CALLBACK_DIR = tempfile.mkdtemp(prefix="bench-cb-")
+KEEP_DIR = None  # --keep DIR: each run's task timeline and report are copied there
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", help="results file (default bench/results/runbook.md; - prints only)")
+    parser.add_argument("--keep", metavar="DIR", help="copy each run's task timeline (JSON lines) and report here")
     args = parser.parse_args()
+    global KEEP_DIR
+    if args.keep:
+        KEEP_DIR = args.keep
+        os.makedirs(KEEP_DIR, exist_ok=True)
     with open(os.path.join(CALLBACK_DIR, "bench_timeline.py"), "w", encoding="utf-8") as handle:
         handle.write(CALLBACK)
     kubeconfig = os.environ["KUBECONFIG"]
@@ -492,7 +502,9 @@ def main():
     shutil.rmtree(CALLBACK_DIR, ignore_errors=True)
     text = render(runs, args.rounds)
     print(text)
-    with open(RESULTS, "w", encoding="utf-8") as handle:
+    if args.out == "-":
+        return
+    with open(args.out or RESULTS, "w", encoding="utf-8") as handle:
         handle.write(text)
 
 

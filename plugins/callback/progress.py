@@ -22,6 +22,11 @@ description:
     When a runbook step ends (a role appends its record to C(dr_steps), the list the report is
     made of), one line with the step, its outcome and its elapsed time, and the run's time so far,
     for example "step promote_databases: changed in 41.2 s (run 1m 12s)".
+  - >-
+    When a play starts, it forks a process that builds the play's module payloads (and this
+    collection's other modules') into the run's own payload cache before their first tasks need
+    them, so a worker does not build them on the run's critical path. C(LOMASHWOOD_PREBUILD=0)
+    in the environment turns that off.
   - Enable it in C(ansible.cfg) with C(callbacks_enabled = lomashwood.multiregion.progress) (the
     collection's own C(ansible.cfg) does), or with C(ANSIBLE_CALLBACKS_ENABLED).
 requirements:
@@ -34,6 +39,7 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.lomashwood.multiregion.plugins.plugin_utils import payload_cache
 from ansible_collections.lomashwood.multiregion.plugins.plugin_utils.progress import duration
 
 
@@ -51,6 +57,10 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         self._started = time.time()
+
+    def v2_playbook_on_play_start(self, play):
+        # The play's module payloads, built beside the run before its tasks need them (payload_cache).
+        payload_cache.prebuild(play)
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task_started[task._uuid] = time.time()  # pylint: disable=protected-access

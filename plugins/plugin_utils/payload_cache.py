@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Lomash Wood
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Build a play's module payloads ahead of its tasks, in a process beside the controller.
+
+Before ansible runs a module for the first time in a run, the task's worker builds its payload
+(AnsiballZ): it parses the module and, recursively, every module_util it imports (amazon.aws's
+alone are ~20 files), zips them and keeps the zip in the run's own cache
+(``<DEFAULT_LOCAL_TMP>/ansiballz_cache``, one entry per module, under ansible's own file lock).
+That is ~50-100 ms of CPU for each module the first time, on the runbook's critical path: a
+failover runs ~20 different modules, most of them once (~1.4 s in all).
+
+``prebuild(play)`` forks a process that fills that same cache for the play's modules, in the
+order the play names them, then the rest of this collection's modules (the ones roles include
+dynamically), while the controller works through the first tasks and the waits. A worker that
+reaches a module first builds it itself (the lock makes the other wait, then read it): the
+payload is the same either way, only built earlier. The process stops when the run ends (its
+parent gone, or the run's temporary directory removed) and on any error: at worst nothing was
+built ahead. ``LOMASHWOOD_PREBUILD=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+
+# ansible's action plugins that run other modules than their own name (in this collection's playbooks).
+ACTION_MODULES = {
+    "copy": ("ansible.legacy.stat", "ansible.legacy.copy", "ansible.legacy.file"),
+    "template": ("ansible.legacy.stat", "ansible.legacy.copy", "ansible.legacy.file"),
+    "file": ("ansible.legacy.file",),
+    "command": ("ansible.legacy.command",),
+    "uri": ("ansible.legacy.uri",),
+}
+# Run by the strategy itself, no module (their files in ansible.modules are documentation).
+NO_MODULE = {"meta", "include_tasks", "import_tasks", "include_role", "import_role", "import_playbook"}
+COLLECTION = "lomashwood.multiregion"
+
+
+def _short(action):
+    return action.rsplit(".", 1)[-1]
+
+
+def play_modules(play):
+    """The module names the play's tasks run, in the order they come (static tasks and imported roles)."""
+    from ansible.playbook.block import Block  # pylint: disable=import-outside-toplevel
+    from ansible.plugins.loader import action_loader  # pylint: disable=import-outside-toplevel
+
+    names = []
+
+    def walk(block):
+        for part in (block.block, block.rescue, block.always):
+            for item in part or []:
+                if isinstance(item, Block):
+                    walk(item)
+                elif _short(item.action or "") in ACTION_MODULES:
+                    names.extend(ACTION_MODULES[_short(item.action)])
+                elif item.action and _short(item.action) not in NO_MODULE and not action_loader.has_plugin(item.action, collection_list=item.collections):
+                    names.append(item.action)  # a module run by the normal action (set_fact, debug... run none)
+
+    for block in play.compile():
+        walk(block)
+    return names
+
+
+def collection_modules():
+    """This collection's modules (roles include some of them dynamically, after the play starts)."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "modules")
+    try:
+        files = sorted(os.listdir(here))
+    except OSError:
+        return []
+    return ["%s.%s" % (COLLECTION, name[:-3]) for name in files if name.endswith(".py") and not name.startswith("_")]
+
+
+def build(name, compression, templar):
+    """Put one module's payload in this run's cache (as its first task's worker would); True when built or there."""
+    from ansible.executor.module_common import modify_module  # pylint: disable=import-outside-toplevel
+    from ansible.plugins.loader import module_loader  # pylint: disable=import-outside-toplevel
+
+    context = module_loader.find_plugin_with_context(name)
+    if not context.resolved or not context.plugin_resolved_path.endswith(".py"):
+        return False
+    try:
+        modify_module(module_name=context.resolved_fqcn, module_path=context.plugin_resolved_path, module_args={},
+                      templar=templar, task_vars={}, module_compression=compression, remote_is_local=True)
+    except Exception:  # pylint: disable=broad-except
+        pass  # after the payload is cached, the interpreter and wrapper steps may want the task's vars
+    return True
+
+
+def _run(play, parent):
+    from ansible import constants as C  # pylint: disable=import-outside-toplevel
+    from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
+    from ansible.template import Templar  # pylint: disable=import-outside-toplevel
+
+    local_tmp = C.DEFAULT_LOCAL_TMP
+    compression = C.config.get_config_value("DEFAULT_MODULE_COMPRESSION")
+    templar = Templar(loader=DataLoader())
+    seen = set()
+    for name in play_modules(play) + collection_modules():
+        if name in seen:
+            continue
+        seen.add(name)
+        # The run is over (ansible removes its temporary directory at exit): build nothing into a new one.
+        if os.getppid() != parent or not os.path.isdir(local_tmp):
+            return
+        build(name, compression, templar)
+
+
+def prebuild(play):
+    """Fork the builder for the play; returns at once (the child's pid, or None when it is off or failed)."""
+    if os.environ.get("LOMASHWOOD_PREBUILD", "1") == "0":
+        return None
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        import threading  # pylint: disable=import-outside-toplevel
+        threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True).start()  # reaped when it ends
+        return pid
+    # The child: ansible's state, copied; it prints nothing and never returns into ansible.
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.nice(3)  # behind the run's own work on a busy controller
+        _run(play, parent)
+    except BaseException:  # pylint: disable=broad-except
+        pass
+    os._exit(0)  # pylint: disable=protected-access
