@@ -277,7 +277,8 @@ def _now():
 
 
 def prefetched(items, depth=2):
-    """The items of an iterator, read ahead by a thread (at most depth waiting), so two listings run at once.
+    """The items of an iterator, read ahead by a thread started now (at most depth waiting), so two
+    listings run at once from their first page on.
 
     The items are pages: handing over single keys would cost a thread switch per key, which, among
     the busy copy threads, made listing 10,000 keys take seconds instead of ten round trips."""
@@ -292,14 +293,17 @@ def prefetched(items, depth=2):
             box.put((None, exc))
         box.put((end, None))
 
+    def drain():
+        while True:
+            item, exc = box.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+
     threading.Thread(target=read, daemon=True).start()
-    while True:
-        item, exc = box.get()
-        if exc is not None:
-            raise exc
-        if item is end:
-            return
-        yield item
+    return drain()
 
 
 class _Buckets(Adapter):
@@ -431,10 +435,23 @@ class Sync(_Buckets):
     def observe(self):
         p = self.params
         problems = self.input_problems()
+        self.s3(self.source["region"]), self.s3(self.destination["region"])  # made here, not by two threads at once
+        streams, side = None, {}
+        if not problems:
+            # The listings and the other reads start beside the buckets' checks (each a round trip); nothing
+            # is inspected or copied before the checks have passed, and a check's error is the one reported.
+            streams = (self.listing(self.source, latest=p["delete"], counts=self.listed),
+                       self.listing(self.destination, counts=self.listed))
+            reads = ThreadPoolExecutor(max_workers=2)
+            if p["kms_key_id"]:
+                side["kms_key"] = reads.submit(self.check_kms_key)
+            side["destination_kms"] = reads.submit(core.default_kms, self.s3(self.destination["region"]),
+                                                   self.destination["bucket"])
+            reads.shutdown(wait=False)
         self.check_buckets(problems, versioned=dict(source="delete=true needs the source's delete markers") if p["delete"] else {})
-        if p["kms_key_id"]:
-            self.check_kms_key()
-        self.destination_kms = core.default_kms(self.s3(self.destination["region"]), self.destination["bucket"])
+        if "kms_key" in side:
+            side["kms_key"].result()
+        self.destination_kms = side["destination_kms"].result()
         self.started = time.monotonic()
         before = {}
         stop = threading.Event()
@@ -443,7 +460,7 @@ class Sync(_Buckets):
         try:
             # Submitted as the listings find them; the pool's queue holds only the differences.
             with ThreadPoolExecutor(max_workers=p["max_concurrency"]) as pool:
-                for candidate in self.differing():
+                for candidate in self.differing(*streams):
                     before[candidate[0]] = candidate[2]
                     pool.submit(self.settle, candidate)
         finally:
@@ -462,13 +479,11 @@ class Sync(_Buckets):
                            time.monotonic() - self.started, done_word="copied", done_count=len(copied),
                            note="%d failed, %d listed in the source so far" % (failed, listed))
 
-    def differing(self):
+    def differing(self, source, destination):
         """(key, source item, destination item, quick verdict) of each key that may need a copy, as
-        the merged listings find it (deletions kept aside)."""
+        the merged listings (source, destination) find it (deletions kept aside)."""
         p = self.params
-        pairs = core.merge(self.listing(self.source, latest=p["delete"], counts=self.listed),
-                           self.listing(self.destination, counts=self.listed))
-        for key, src, dst in pairs:
+        for key, src, dst in core.merge(source, destination):
             if src is None:
                 continue  # only in the destination: not ours to judge
             if src.deleted:
