@@ -26,7 +26,8 @@ description:
     When a play starts, it forks a process that builds the play's module payloads (and this
     collection's other modules') into the run's own payload cache before their first tasks need
     them, so a worker does not build them on the run's critical path. C(LOMASHWOOD_PREBUILD=0)
-    in the environment turns that off.
+    in the environment turns that off. Where the play's hosts use the warm interpreter (the
+    C(lomashwood.multiregion.warm_python) lookup), it starts its server at the same moment.
   - Enable it in C(ansible.cfg) with C(callbacks_enabled = lomashwood.multiregion.progress) (the
     collection's own C(ansible.cfg) does), or with C(ANSIBLE_CALLBACKS_ENABLED).
 requirements:
@@ -39,8 +40,22 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.lomashwood.multiregion.plugins.plugin_utils import payload_cache
+from ansible_collections.lomashwood.multiregion.plugins.plugin_utils import payload_cache, warm_python
 from ansible_collections.lomashwood.multiregion.plugins.plugin_utils.progress import duration
+
+
+def _uses_warm_python(play):
+    """Whether a host of the play sets ansible_python_interpreter to the warm_python lookup (its own or
+    its groups' inventory variables, as written, not templated)."""
+    try:
+        inventory = play.get_variable_manager()._inventory  # pylint: disable=protected-access
+        for host in inventory.get_hosts(play.hosts):
+            for owner in [host] + host.get_groups():
+                if "warm_python" in str(owner.vars.get("ansible_python_interpreter", "")):
+                    return True
+    except Exception:  # pylint: disable=broad-except
+        pass  # only a head start: without it the first module starts the server
+    return False
 
 
 class CallbackModule(CallbackBase):
@@ -61,6 +76,9 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         # The play's module payloads, built beside the run before its tasks need them (payload_cache).
         payload_cache.prebuild(play)
+        # The warm interpreter's server, loading while the first tasks run, where the play's hosts use it.
+        if _uses_warm_python(play):
+            warm_python.prestart()
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task_started[task._uuid] = time.time()  # pylint: disable=protected-access

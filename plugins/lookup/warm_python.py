@@ -18,8 +18,9 @@ description:
     kubernetes client imported; each module runs in a fork of it, writing to ansible's pipes as a
     new interpreter would. A module task then starts in about 0.05 s instead of about 0.4 s.
   - >-
-    The server is started when the setting is first read (as the first task is templated), so it is
-    ready for the first module. One server per user, network namespace, interpreter and
+    The server is started by the first module that needs it, or, with the collection's
+    C(lomashwood.multiregion.progress) callback enabled, as the play starts, so it is ready for the
+    first module. One server per user, network namespace, interpreter and
     C(PYTHONPATH); it exits after 10 minutes
     unused, or at the next request after its libraries changed on disk. If anything fails before a
     module is handed over, the module runs in a new interpreter as usual. C(LOMASHWOOD_WARM_PYTHON=0)
@@ -61,9 +62,6 @@ class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         # The controller's own Python, through a launcher (ansible takes the setting as one path); where
-        # no launcher can be made, the plain interpreter. The server starts now (if it is not running), so
-        # it is ready when the first module needs it.
-        launcher = warm_python.launcher(sys.executable)
-        if launcher:
-            warm_python.prestart()
-        return [launcher or sys.executable]
+        # no launcher can be made, the plain interpreter. (The first module starts the server; the
+        # progress callback starts it as the play starts, so it is ready by then.)
+        return [warm_python.launcher(sys.executable) or sys.executable]

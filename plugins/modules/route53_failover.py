@@ -254,8 +254,17 @@ status:
     - Records modes. C(shape) (failover, weighted, simple, none), C(serving_region) (the region Route 53
       answers with, from the health checks; null for a weighted split), C(weights) (share per region for
       weighted records), C(primary_role_region) (whose record is PRIMARY), C(auto_failed_over).
-    - Health-dependent values come from C(GetHealthCheckStatus), read in I(mode=status) only.
+    - Health-dependent values come from C(GetHealthCheckStatus), read in I(mode=status), I(mode=failover)
+      and I(mode=failback) (not in I(mode=weighted)).
   returned: when mode is not health_checks
+  type: dict
+  sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
+status_before:
+  description:
+    - In I(mode=failover) and I(mode=failback), the name's state before the change, as I(mode=status) would
+      have reported it (C(auto_failed_over) true when Route 53 had already sent the traffic to the standby on
+      its own), so a move needs no separate status read.
+  returned: when mode is failover or failback
   type: dict
   sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
 health:
@@ -384,7 +393,8 @@ class RecordMove(_Dns):
         problems = [p for p in (core.resolve_from_records(t, self.records, resolved) for t in unreachable) if p]
         if problems:
             raise BatchError(problems)
-        if self.params["mode"] == "status":
+        # Health too where the result says who answered before (a move: status_before, for the report).
+        if self.params["mode"] in ("status", "failover", "failback"):
             checks = core.health_check_ids(self.records)
             for check, found, exc in run_concurrently(lambda c: core.health_status(self.route53, c), checks,
                                                       self.params["max_concurrency"]):
@@ -466,6 +476,8 @@ class RecordMove(_Dns):
                    status=core.status(records, self.health, self.targets, self.targets[0].region))
         if self.params["mode"] == "status":
             out["health"] = self.health
+        elif self.params["mode"] in ("failover", "failback"):
+            out["status_before"] = core.status(action.current, self.health, self.targets, self.targets[0].region)
         return out
 
 

@@ -151,9 +151,9 @@ def _warm_connection(path):
 
 
 def prestart():
-    """Start this interpreter's server if none answers, without waiting for it: the lookup calls this as
-    a play's tasks are templated, so the server loads while the first tasks run and the first module
-    finds it ready. Never fails."""
+    """Start this interpreter's server if none answers, without waiting for it: the progress callback calls
+    this as a play starts, so the server loads while the first tasks run and the first module finds it
+    ready. Never fails."""
     try:
         if os.environ.get("LOMASHWOOD_WARM_PYTHON", "1") == "0":
             return
@@ -279,6 +279,50 @@ def _share_botocore_models():
             pass
 
 
+def _cache_compiled_sources(folder):
+    """Compile each module_util a payload brings once, not at every module: a payload's files are imported
+    from its zip (zipimport compiles their source each time, ~30 ms a module). A compiled file is kept in
+    this user's folder under the hash of its path in the zip and its source, for this interpreter's bytecode
+    version, so a changed file is compiled anew and what runs is always what the payload holds. Their code
+    names the file by its path inside the payload (e.g. ansible_collections/amazon/aws/plugins/module_utils/
+    botocore.py), not by the payload's temporary zip."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    import marshal  # pylint: disable=import-outside-toplevel
+    import zipimport  # pylint: disable=import-outside-toplevel
+
+    compile_source = getattr(zipimport, "_compile_source", None)
+    if compile_source is None:
+        return
+    cache = os.path.join(folder, "code-" + importlib.util.MAGIC_NUMBER.hex())
+    try:
+        os.mkdir(cache, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return
+
+    def cached(pathname, source):
+        inner = pathname.replace(os.sep, "/").split(".zip/", 1)[-1]
+        entry = os.path.join(cache, hashlib.sha256(inner.encode("utf-8", "surrogateescape") + b"\0" + source).hexdigest())
+        try:
+            with open(entry, "rb") as handle:
+                return marshal.loads(handle.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        code = compile_source(inner, source)
+        temp = "%s.%d" % (entry, os.getpid())
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(marshal.dumps(code))
+            os.replace(temp, entry)
+        except OSError:
+            pass
+        return code
+
+    zipimport._compile_source = cached  # pylint: disable=protected-access
+
+
 def _receive(conn):
     data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
     if len(fds) != 3 or len(data) < 4:
@@ -309,6 +353,7 @@ def serve(path):
         except Exception:  # pylint: disable=broad-except
             pass  # not installed here: a module that needs it imports it, as cold
     _share_botocore_models()
+    _cache_compiled_sources(os.path.dirname(path))
     files = _watched_files()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = "%s.%d" % (path, os.getpid())

@@ -48,6 +48,11 @@ def test_status_sees_route53_fail_over_on_its_own(world):
     res = run_module(MODULE, dict(BASE, mode="status"))
     assert not res["failed"], res["msg"]
     assert res["status"]["auto_failed_over"] is True and res["status"]["serving_region"] == "eu-west-2"
+    # A move says the same of the moment before it (status_before), without a status read of its own.
+    moved = run_module(MODULE, dict(BASE, mode="failover"))
+    assert not moved["failed"], moved["msg"]
+    assert moved["status_before"] == res["status"] and moved["status"]["primary_role_region"] == "eu-west-2"
+    assert moved["status"]["auto_failed_over"] is False
 
 
 def test_failover_check_apply_check_apply_then_failback_restores_the_records(world):
@@ -66,8 +71,13 @@ def test_failover_check_apply_check_apply_then_failback_restores_the_records(wor
     assert res["changed"] is True and res["results"][0]["status"] == "INSYNC" and res["results"][0]["change_id"]
     assert roles(world) == {"eu-west-1": "SECONDARY", "eu-west-2": "PRIMARY"}
     assert res["status"]["serving_region"] == "eu-west-2"
-    # The flip: zone, two ALBs, the name's records, one change (plus GetChange polls): at most 5 calls.
-    assert sum(n for op, n in res["api_calls"].items() if op != "GetChange") <= 5, res["api_calls"]
+    assert res["status_before"] == {"shape": "failover", "serving_region": "eu-west-1", "weights": None,
+                                    "primary_role_region": "eu-west-1", "auto_failed_over": False}
+    # The flip: zone, two ALBs, the name's records, one change (plus GetChange polls, and the health
+    # checks' status for status_before, one call each, at once): at most 5 calls.
+    assert sum(n for op, n in res["api_calls"].items() if op not in ("GetChange", "GetHealthCheckStatus")) <= 5, \
+        res["api_calls"]
+    assert res["api_calls"]["GetHealthCheckStatus"] == 1
     assert writes(world) == {"route53:ChangeResourceRecordSets": 1}
 
     world.reset_calls()

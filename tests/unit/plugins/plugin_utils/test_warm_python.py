@@ -8,6 +8,7 @@ import os
 import pathlib
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -229,3 +230,40 @@ def _serves(pid, folder):
     except OSError:
         return False
     return b"--serve" in argv and any(arg.startswith(str(folder).encode()) for arg in argv)
+
+
+def _zip_with(path, source):
+    import zipfile  # pylint: disable=import-outside-toplevel
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("pkgz/__init__.py", "")
+        archive.writestr("pkgz/mod.py", source)
+
+
+def test_a_payloads_files_are_compiled_once_and_a_changed_one_anew(warm, short_tmp, tmp_path):
+    import marshal  # pylint: disable=import-outside-toplevel
+    payload = tmp_path / "payload.zip"
+    script = ("import sys; sys.path.insert(0, %r)\nfrom pkgz import mod\nprint(mod.VALUE, mod.where.__code__.co_filename)\n"
+              % str(payload)).encode()
+    _zip_with(payload, "VALUE = 'compiled'\ndef where():\n    pass\n")
+    first = run(warm, stdin=script)
+    assert first.stdout == b"compiled pkgz/mod.py\n", first.stderr
+    folder = os.path.join(str(short_tmp), "lomashwood-warm-%d" % os.getuid())
+    caches = [name for name in os.listdir(folder) if name.startswith("code-")]
+    assert len(caches) == 1 and stat.S_IMODE(os.stat(os.path.join(folder, caches[0])).st_mode) == 0o700
+    entries = os.listdir(os.path.join(folder, caches[0]))
+    assert len(entries) == 2  # the package's __init__ and mod
+    # The next module takes the kept code: an entry made to say so proves it is read, not compiled again.
+    for name in entries:
+        path = os.path.join(folder, caches[0], name)
+        with open(path, "rb") as handle:
+            code = marshal.loads(handle.read())
+        if "VALUE" in code.co_names:
+            with open(path, "wb") as handle:
+                handle.write(marshal.dumps(compile("VALUE = 'kept'\ndef where():\n    pass\n", "pkgz/mod.py", "exec")))
+    assert run(warm, stdin=script).stdout == b"kept pkgz/mod.py\n"
+    # A payload whose file changed is compiled anew (its source has another hash).
+    _zip_with(payload, "VALUE = 'changed'\ndef where():\n    pass\n")
+    assert run(warm, stdin=script).stdout == b"changed pkgz/mod.py\n"
+    # Cold, nothing of it: compiled from the zip, named by the zip's path.
+    cold = run(warm, stdin=script, env={"LOMASHWOOD_WARM_PYTHON": "0"})
+    assert cold.stdout == ("changed %s/pkgz/mod.py\n" % payload).encode()
