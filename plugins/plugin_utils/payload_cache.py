@@ -12,8 +12,8 @@ That is ~50-100 ms of CPU for each module the first time, on the runbook's criti
 failover runs ~20 different modules, most of them once (~1.4 s in all).
 
 ``prebuild(play)`` forks a process that fills that same cache for the play's modules, in the
-order the play names them, then the rest of this collection's modules (the ones roles include
-dynamically), while the controller works through the first tasks and the waits. A worker that
+order the play names them, then those its roles' task files name (the tasks a role includes at
+run time), while the controller works through the first tasks and the waits. A worker that
 reaches a module first builds it itself (the lock makes the other wait, then read it): the
 payload is the same either way, only built earlier. The process stops when the run ends (its
 parent gone, or the run's temporary directory removed) and on any error: at worst nothing was
@@ -22,7 +22,9 @@ built ahead. ``LOMASHWOOD_PREBUILD=0`` turns it off.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 
 # ansible's action plugins that run other modules than their own name (in this collection's playbooks).
 ACTION_MODULES = {
@@ -30,47 +32,94 @@ ACTION_MODULES = {
     "template": ("ansible.legacy.stat", "ansible.legacy.copy", "ansible.legacy.file"),
     "file": ("ansible.legacy.file",),
     "command": ("ansible.legacy.command",),
+    "shell": ("ansible.legacy.command",),
+    # this collection's wait for an async job: async_status once per poll, the job started by async_wrapper
+    "job_wait": ("ansible.legacy.async_wrapper", "ansible.legacy.async_status"),
     "uri": ("ansible.legacy.uri",),
 }
 # Run by the strategy itself, no module (their files in ansible.modules are documentation).
 NO_MODULE = {"meta", "include_tasks", "import_tasks", "include_role", "import_role", "import_playbook"}
-COLLECTION = "lomashwood.multiregion"
 
 
 def _short(action):
     return action.rsplit(".", 1)[-1]
 
 
-def play_modules(play):
-    """The module names the play's tasks run, in the order they come (static tasks and imported roles)."""
-    from ansible.playbook.block import Block  # pylint: disable=import-outside-toplevel
-    from ansible.plugins.loader import action_loader  # pylint: disable=import-outside-toplevel
+_RUNS_ITSELF = {}
 
-    names = []
+
+def _modules_run_by(action, collections=None):
+    """The modules a task of this action runs: its own when its file is a module (has a main(); set_fact's,
+    debug's or job_wait's file is only documentation for an action that runs none)."""
+    from ansible.plugins.loader import module_loader  # pylint: disable=import-outside-toplevel
+
+    short = _short(action or "")
+    if short in ACTION_MODULES:
+        return list(ACTION_MODULES[short])
+    if not action or short in NO_MODULE:
+        return []
+    if action not in _RUNS_ITSELF:
+        context = module_loader.find_plugin_with_context(action, collection_list=collections)
+        path = context.plugin_resolved_path if context.resolved else None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                _RUNS_ITSELF[action] = path.endswith(".py") and "\ndef main(" in handle.read()
+        except (OSError, TypeError, ValueError):
+            _RUNS_ITSELF[action] = False
+    return [action] if _RUNS_ITSELF[action] else []
+
+
+def play_modules(play):
+    """The module names the play's tasks run, in the order they come (static tasks and imported roles),
+    and the roles the play names (imported, or included by name)."""
+    from ansible.playbook.block import Block  # pylint: disable=import-outside-toplevel
+
+    names, roles = [], []
 
     def walk(block):
         for part in (block.block, block.rescue, block.always):
             for item in part or []:
                 if isinstance(item, Block):
                     walk(item)
-                elif _short(item.action or "") in ACTION_MODULES:
-                    names.extend(ACTION_MODULES[_short(item.action)])
-                elif item.action and _short(item.action) not in NO_MODULE and not action_loader.has_plugin(item.action, collection_list=item.collections):
-                    names.append(item.action)  # a module run by the normal action (set_fact, debug... run none)
+                    continue
+                names.extend(_modules_run_by(item.action, item.collections))
+                role = getattr(item, "_role", None)
+                if role is not None and role.get_name() not in roles:
+                    roles.append(role.get_name())
+                if _short(item.action or "") in ("include_role", "import_role") and isinstance(item.args.get("name"), str):
+                    roles.append(item.args["name"])
 
     for block in play.compile():
         walk(block)
+    return names, roles
+
+
+# A task's module, as this collection's roles write it: an FQCN key; a role named by include_role/import_role.
+_TASK_KEY = re.compile(r"^\s*(?:-\s+)?([a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+):", re.M)
+_ROLE_NAME = re.compile(r"^\s*name:\s*([a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+)\s*$", re.M)
+
+
+def role_modules(roles):
+    """The modules the roles' task files name (what they include at run time among them), and of the roles
+    those name; roles that cannot be found here are passed over."""
+    from ansible.utils.collection_loader._collection_finder import _get_collection_role_path  # pylint: disable=import-outside-toplevel
+
+    names, seen, queue = [], set(), list(roles)
+    while queue:
+        role = queue.pop(0)
+        if role in seen:
+            continue
+        seen.add(role)
+        found = _get_collection_role_path(role) if role.count(".") == 2 else None
+        if not found:
+            continue
+        for task_file in sorted(glob.glob(os.path.join(found[1], "tasks", "*.yml"))):
+            with open(task_file, encoding="utf-8") as handle:
+                text = handle.read()
+            for action in _TASK_KEY.findall(text):
+                names.extend(_modules_run_by(action))
+            queue.extend(_ROLE_NAME.findall(text))
     return names
-
-
-def collection_modules():
-    """This collection's modules (roles include some of them dynamically, after the play starts)."""
-    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "modules")
-    try:
-        files = sorted(os.listdir(here))
-    except OSError:
-        return []
-    return ["%s.%s" % (COLLECTION, name[:-3]) for name in files if name.endswith(".py") and not name.startswith("_")]
 
 
 def build(name, compression, templar):
@@ -97,8 +146,9 @@ def _run(play, parent):
     local_tmp = C.DEFAULT_LOCAL_TMP
     compression = C.config.get_config_value("DEFAULT_MODULE_COMPRESSION")
     templar = Templar(loader=DataLoader())
+    names, roles = play_modules(play)
     seen = set()
-    for name in play_modules(play) + collection_modules():
+    for name in names + role_modules(roles):
         if name in seen:
             continue
         seen.add(name)

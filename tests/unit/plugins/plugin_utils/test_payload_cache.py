@@ -27,7 +27,7 @@ def _play(tmp_path, tasks):
     return Playbook.load(str(book), variable_manager=VariableManager(loader=loader), loader=loader).get_plays()[0]
 
 
-def test_the_modules_a_play_runs_in_order(tmp_path):
+def test_the_modules_a_play_runs_in_order_and_its_roles(tmp_path):
     play = _play(tmp_path, textwrap.dedent("""\
         - ansible.builtin.debug: msg=no module
         - ansible.builtin.set_fact: {a: 1}
@@ -37,18 +37,25 @@ def test_the_modules_a_play_runs_in_order(tmp_path):
             - ansible.builtin.ping:
           always:
             - ansible.builtin.copy: {content: x, dest: /tmp/x}
+        - lomashwood.multiregion.job_wait: {jid: "1"}
+        - lomashwood.multiregion.rds_promote_batch: {db_instance_identifiers: [a]}
         - amazon.aws.aws_caller_info:
+        - ansible.builtin.include_role: {name: lomashwood.multiregion.dns, tasks_from: status}
         """))
-    assert payload_cache.play_modules(play) == [
+    names, roles = payload_cache.play_modules(play)
+    assert names == [
         "lomashwood.multiregion.region_probe", "ansible.builtin.ping",
-        "ansible.legacy.stat", "ansible.legacy.copy", "ansible.legacy.file", "amazon.aws.aws_caller_info"]
+        "ansible.legacy.stat", "ansible.legacy.copy", "ansible.legacy.file",
+        "ansible.legacy.async_wrapper", "ansible.legacy.async_status",
+        "lomashwood.multiregion.rds_promote_batch", "amazon.aws.aws_caller_info"]
+    assert roles == ["lomashwood.multiregion.dns"]
 
 
-def test_the_collections_own_modules_are_listed():
-    names = payload_cache.collection_modules()
-    assert "lomashwood.multiregion.rds_promote_batch" in names
-    assert "lomashwood.multiregion.s3_crr_sync" in names
-    assert all(name.startswith("lomashwood.multiregion.") for name in names)
+def test_the_modules_a_roles_task_files_name():
+    """The dns role's task files run route53_failover; its included files are read too, not only main.yml."""
+    names = payload_cache.role_modules(["lomashwood.multiregion.dns", "no.such.role", "not_a_collection_role"])
+    assert set(names) == {"lomashwood.multiregion.route53_failover"}
+    assert "lomashwood.multiregion.rds_retire_batch" in payload_cache.role_modules(["lomashwood.multiregion.restore_standby"])
 
 
 def test_build_puts_the_payload_in_the_runs_cache():
