@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import itertools
+import urllib.parse
 
 import pytest
 
@@ -208,3 +210,96 @@ def test_fast_timestamps_parse_as_botocore_does(value):
 
     ours, theirs = _timestamp(value), parse_timestamp(value)
     assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+
+
+# ---- the listing's next page, started before this one is parsed ---------------------------------
+
+class _Raw:
+    def __init__(self, body):
+        self.body = body
+
+    def stream(self, **_kwargs):
+        yield self.body
+
+
+def _page_xml(keys, token=None):
+    contents = "".join("<Contents><Key>%s</Key><LastModified>2026-12-03T09:00:00.000Z</LastModified><ETag>&quot;%s&quot;"
+                       "</ETag><Size>%d</Size><StorageClass>STANDARD</StorageClass></Contents>" % (k, k, len(k)) for k in keys)
+    more = "<IsTruncated>true</IsTruncated><NextContinuationToken>%s</NextContinuationToken>" % token if token else \
+        "<IsTruncated>false</IsTruncated>"
+    return ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            "<Name>bkt</Name><Prefix></Prefix><KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys>%s%s</ListBucketResult>"
+            % (len(keys), more, contents)).encode()
+
+
+def served_client(pages, log, latency=0.06, parse=0.03):
+    """A real S3 client of the module's session (its parser) whose ListObjectsV2 answers are served from
+    pages {token or None: (keys, next token or None)} as raw XML after `latency` seconds, and parsed as
+    S3's are, taking `parse` seconds more; log gets ("send", token) as each call goes out and
+    ("parsed", token) once its page is parsed."""
+    import time
+
+    from botocore.awsrequest import AWSResponse
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+    from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+
+    client = aws._session(None).client("s3", region_name="eu-west-2", aws_access_key_id="testing",  # pylint: disable=protected-access
+                                       aws_secret_access_key="testing", endpoint_url="https://127.0.0.1:9")
+
+    def token_of(url):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        return query.get("continuation-token", [None])[0]
+
+    def send(request, **_kwargs):
+        token = token_of(request.url)
+        log.append(("send", token))
+        keys, following = pages[token]
+        time.sleep(latency)
+        return AWSResponse(request.url, 200, {}, _Raw(_page_xml(keys, following)))
+
+    client.meta.events.register("before-send.s3.ListObjectsV2", send)
+    client.meta.events.register_last("before-parse.s3.ListObjectsV2", lambda **kw: time.sleep(parse))
+    client.meta.events.register("after-call.s3.ListObjectsV2", lambda http_response, **kw: log.append(
+        ("parsed", token_of(http_response.url))))
+    return RetryingBotoClientWrapper(client, aws.RETRY)
+
+
+PAGES = {None: (["a", "b"], "t1"), "t1": (["c"], "t2"), "t2": (["d", "e"], "t3"), "t3": (["f"], None)}
+
+
+def test_each_page_is_asked_for_before_the_one_before_it_is_parsed():
+    log = []
+    client = served_client(PAGES, log)
+    counts = {}
+    assert [i.key for i in core.list_current(client, "bkt", "", counts)] == list("abcdef")
+    assert counts == {"bkt": 6}
+    sends = [token for what, token in log if what == "send"]
+    assert sends == [None, "t1", "t2", "t3"]  # each page once, in order
+    for before, after in ((None, "t1"), ("t1", "t2"), ("t2", "t3")):
+        assert log.index(("send", after)) < log.index(("parsed", before)), log
+
+
+def test_pages_read_ahead_are_bounded_and_a_listing_given_up_on_stops():
+    import time
+
+    pages = {None: (["k0"], "t1")}
+    pages.update(("t%d" % n, (["k%d" % n], "t%d" % (n + 1))) for n in range(1, 50))
+    log = []
+    listing = core.current_pages(served_client(pages, log), "bkt", ahead=2)
+    assert [i.key for i in next(listing)] == ["k0"]
+    time.sleep(0.3)  # nothing asks for more pages: the early calls stop at `ahead`
+    assert [token for what, token in log if what == "send"] == [None, "t1", "t2"]
+    assert [i.key for page in itertools.islice(listing, 3) for i in page] == ["k1", "k2", "k3"]
+    listing.close()
+    time.sleep(0.2)
+    sent = len([1 for what, _token in log if what == "send"])
+    assert sent <= 6  # k4 and k5 at most were on their way
+    time.sleep(0.2)
+    assert len([1 for what, _token in log if what == "send"]) == sent
+
+
+def test_a_token_with_markup_is_taken_from_the_parsed_page():
+    pages = {None: (["a"], "x&amp;y"), "x&y": (["b"], None)}
+    log = []
+    assert [i.key for i in core.list_current(served_client(pages, log), "bkt")] == ["a", "b"]
+    assert log == [("send", None), ("parsed", None), ("send", "x&y"), ("parsed", "x&y")]
