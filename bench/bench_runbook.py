@@ -81,12 +81,13 @@ POLLS = {"rds:DescribeDBInstances", "route53:GetChange", "elasticache:DescribeRe
 CRITICAL_PATH = {
     "failover": (
         "Ungraceful (eu-west-1 down), in the playbook's order: preflight's calls, one after another "
-        "(STS, Route 53 status, the one brief probe of eu-west-1, the RPO plan's reads, the SSM lock); "
-        "the Redis create (not waited for: its 1 s runs under the promotion); then the promotion (4 s + its "
-        "round trips) OVERLAPPING repoint_services + scale_services (Secrets, node group, 9 deployments 0 -> 3: "
+        "(STS, Route 53 status, the RPO plan's reads, the SSM lock; the one brief probe of eu-west-1 beside "
+        "them); "
+        "then the promotion (4 s + its round trips) OVERLAPPING the Redis create (not waited for there) and "
+        "repoint_services + scale_services (Secrets, node group, 9 deployments 0 -> 3: "
         "one 2 s pod start, the 3 pods of a deployment start together) - the longer of the two counts; "
         "then the class change (3 s, all 8 at once, one wait), the Redis wait (done by then: its reads and the "
-        "Secret), Stripe (nothing: the global domain), DNS (status, one change, 1 s propagation to INSYNC), "
+        "Secret), Stripe (nothing: the global domain), DNS (one change, its health read, 1 s propagation to INSYNC), "
         "verify (the edge already answers from eu-west-2, Route 53 having failed over on its own: its first "
         "answer, then 9 local smoke requests, ~0), and the lock's release. Kubernetes calls are local "
         "(no modelled latency) and count 0."),
