@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """botocore's rest-xml response parser (S3, Route 53), with the items of a list of structures read
-in one pass over each item's children.
+in one pass over each item's children, and HTTP dates (S3's Last-Modified header) read without dateutil.
 
 botocore reads every item of a list (a 1,000-key S3 listing's Contents) through its generic
 structure handler: a dict of the item's children, then a lookup per member of the model, each with
@@ -13,10 +13,16 @@ of its ~1.7 s there. Here each item's children are read once, against a plan mad
 (the member's XML name and how its value is read). The result is botocore's, to the value: items
 with anything the plan does not cover (an XML attribute member, a repeated element) go through
 botocore's own handler, and the unit tests compare both parsers on S3's and Route 53's listings.
+
+A timestamp in a header (HeadObject's Last-Modified, an HTTP date) goes through dateutil in botocore,
+~90 us a value, ~0.1 s of CPU for the 1,000 HeadObject of a 1,000-object copy: an HTTP date in its one
+standard form (IMF-fixdate, RFC 9110) is read here, to the same value; anything else goes to the
+parser's own timestamp parser.
 """
 
 from __future__ import annotations
 
+import datetime
 import threading
 
 try:
@@ -39,8 +45,40 @@ _PLANS = {}  # id(shape) -> (shape, plan); the shape is held so its id is not re
 _PLANS_LOCK = threading.Lock()
 
 
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+_UTC = datetime.timezone.utc
+
+
+def http_date(value):
+    """An IMF-fixdate ('Thu, 03 Dec 2026 12:00:00 GMT') as an aware datetime in UTC; None for anything else."""
+    if not isinstance(value, str) or len(value) != 29 or value[3:5] != ", " or value[25:] != " GMT" or \
+            value[7] != " " or value[11] != " " or value[16] != " " or value[19] != ":" or value[22] != ":":
+        return None
+    month = _MONTHS.get(value[8:11])
+    digits = value[5:7] + value[12:16] + value[17:19] + value[20:22] + value[23:25]
+    if month is None or not (digits.isascii() and digits.isdigit()):
+        return None
+    try:
+        return datetime.datetime(int(value[12:16]), month, int(value[5:7]), int(value[17:19]), int(value[20:22]),
+                                 int(value[23:25]), tzinfo=_UTC)
+    except ValueError:  # no such day or time
+        return None
+
+
+def _http_dates_first(parse):
+    def timestamp(value):
+        when = http_date(value)
+        return parse(value) if when is None else when
+    return timestamp
+
+
 class ListXMLParser(RestXMLParser):
-    """RestXMLParser with a faster, equal reading of the structures in a list."""
+    """RestXMLParser with a faster, equal reading of the structures in a list, and of HTTP dates."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._timestamp_parser = _http_dates_first(self._timestamp_parser)
 
     def _handle_list(self, shape, node):
         member = shape.member

@@ -322,8 +322,8 @@ class _Buckets(Adapter):
 
     def s3(self, region):
         if region not in self.clients:
-            self.clients[region] = aws.client(self.module, "s3", self.counter, self.params["max_concurrency"],
-                                              region=region)
+            self.clients[region] = core.fast_client(aws.client(self.module, "s3", self.counter,
+                                                               self.params["max_concurrency"], region=region))
         return self.clients[region]
 
     def input_problems(self):

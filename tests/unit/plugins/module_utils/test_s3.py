@@ -303,3 +303,67 @@ def test_a_token_with_markup_is_taken_from_the_parsed_page():
     log = []
     assert [i.key for i in core.list_current(served_client(pages, log), "bkt")] == ["a", "b"]
     assert log == [("send", None), ("parsed", None), ("send", "x&y"), ("parsed", "x&y")]
+
+
+# ---- quicker reading of S3's answers, to the same result -------------------------------------------
+
+@pytest.mark.parametrize("value, read_here", [
+    ("Thu, 03 Dec 2026 12:00:00 GMT", True), ("Tue, 29 Feb 2028 23:59:59 GMT", True), ("Sat, 01 Jan 2000 00:00:00 GMT", True),
+    ("Thu, 3 Dec 2026 12:00:00 GMT", False), ("Thu, 03 Dec 2026 12:00:00 UTC", False), ("2026-12-03T12:00:00Z", False),
+])
+def test_s3_http_dates_parse_as_botocore_does(value, read_here):
+    from botocore.utils import parse_timestamp
+
+    from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import _timestamp
+    from ansible_collections.lomashwood.multiregion.plugins.module_utils.xml_lists import _http_dates_first, http_date
+
+    ours, theirs = _http_dates_first(_timestamp)(value), parse_timestamp(value)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+    assert (http_date(value) is not None) is read_here
+
+
+def test_s3_http_dates_that_are_no_dates_are_left_to_botocore():
+    from ansible_collections.lomashwood.multiregion.plugins.module_utils.xml_lists import http_date
+
+    assert http_date("Sun, 29 Feb 2026 12:00:00 GMT") is None  # no such day
+    assert http_date("Thu, 03 Dec 2026 25:00:00 GMT") is None and http_date("Thu, 03 Dec 2026 1a:00:00 GMT") is None
+    assert http_date(1796299200) is None and http_date("Thu, 03 Dez 2026 12:00:00 GMT") is None
+
+
+ERROR_200 = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>x</Message></Error>'
+COPIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+          b'<LastModified>2026-12-03T09:00:00.000Z</LastModified><ETag>&quot;e&quot;</ETag></CopyObjectResult>')
+
+
+@pytest.mark.parametrize("body", [
+    COPIED, COPIED + b"\n", b"<CopyObjectResult><ETag>x</ETag></CopyObjectResult>", ERROR_200, COPIED[:-10],
+    b"<!-- x --><CopyObjectResult/>", b"<s3:R xmlns:s3='u'></s3:R>", b"junk", b"<Error/>", _page_xml(["a"], "t"),
+])
+def test_s3_answers_plainly_without_an_error_are_what_botocore_finds_no_error_in(body):
+    from botocore.handlers import _looks_like_special_case_error
+
+    if core.plainly_no_error(body):
+        assert not _looks_like_special_case_error(200, body)
+    assert core.plainly_no_error(body) == (body in (COPIED, COPIED + b"\n", b"<CopyObjectResult><ETag>x</ETag></CopyObjectResult>",
+                                                    _page_xml(["a"], "t")))
+
+
+@pytest.mark.parametrize("answers, sends", [([COPIED], 1), ([ERROR_200, COPIED], 2), ([COPIED[:-10], COPIED], 2)])
+def test_s3_a_200_with_an_error_or_cut_short_is_still_tried_again(answers, sends):
+    from botocore.awsrequest import AWSResponse
+
+    from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+
+    client = aws._session(None).client("s3", region_name="eu-west-2", aws_access_key_id="testing",  # pylint: disable=protected-access
+                                       aws_secret_access_key="testing", endpoint_url="https://127.0.0.1:9")
+    core.fast_client(client)
+    sent = []
+
+    def send(request, **_kwargs):
+        sent.append(request.url)
+        return AWSResponse(request.url, 200, {}, _Raw(answers[min(len(sent), len(answers)) - 1]))
+
+    client.meta.events.register("before-send.s3.CopyObject", send)
+    client.meta.events.register("needs-retry.s3.CopyObject", lambda **kw: None)
+    answer = client.copy_object(Bucket="dst", Key="k", CopySource=dict(Bucket="src", Key="k"))
+    assert answer["CopyObjectResult"]["ETag"] == '"e"' and len(sent) == sends
