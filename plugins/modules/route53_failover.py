@@ -122,6 +122,15 @@ options:
       - With I(mode=health_checks), which needs the ALB's DNS name, C(false) is refused.
     type: bool
     default: true
+  hold_seconds:
+    description:
+      - >-
+        With I(mode=weighted), I(mode=failover) or I(mode=failback), once the change is C(INSYNC) (or
+        nothing needed changing), hold this long, then read the records' health checks (returned in
+        C(health), and C(status) answers with them), so a traffic shift step's soak and its Route 53
+        gate are one run. Not in check mode.
+    type: float
+    default: 0
   health_checks:
     description: With I(mode=health_checks), the checks to ensure, each found by its C(Name) tag.
     type: list
@@ -259,6 +268,11 @@ status:
   returned: when mode is not health_checks
   type: dict
   sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
+held_seconds:
+  description: With I(hold_seconds), how long the run held after the move before reading the health checks.
+  returned: when hold_seconds is more than 0, not in check mode
+  type: float
+  sample: 300.0
 status_before:
   description:
     - In I(mode=failover) and I(mode=failback), the name's state before the change, as I(mode=status) would
@@ -268,8 +282,8 @@ status_before:
   type: dict
   sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
 health:
-  description: In I(mode=status), each health check of the records, by id, as Route 53's checkers see it.
-  returned: when mode is status
+  description: In I(mode=status) (and after I(hold_seconds)), each health check of the records, by id, as Route 53's checkers see it.
+  returned: when mode is status, or after hold_seconds
   type: dict
   sample: {"3f1c...": {"id": "3f1c...", "healthy": false, "checkers": 3, "checkers_healthy": 0}}
 targets:
@@ -285,6 +299,8 @@ health_check_ids:
   returned: when mode is health_checks
   type: dict
 """
+
+import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -383,6 +399,8 @@ class RecordMove(_Dns):
                 problems.extend(core.check_weights(_ints(p["weights"]), self.targets))
         elif p["weights"]:
             problems.append("weights: only used with mode=weighted, got mode=%s" % p["mode"])
+        if not 0 <= (p["hold_seconds"] or 0) <= 3600:
+            problems.append("hold_seconds: between 0 and 3600, got %s" % p["hold_seconds"])
         return problems
 
     def observe(self):
@@ -465,6 +483,9 @@ class RecordMove(_Dns):
         action = plan[0]
         sent = action.changed and not check_mode
         records = core.apply_changes(action.current, action.changes) if action.changed else action.current
+        moves = self.params["mode"] in ("failover", "failback")
+        before = core.status(action.current, self.health, self.targets, self.targets[0].region) if moves else None
+        held = self._hold(records) if self.params["mode"] != "status" and not check_mode else None
         result = dict(
             name=action.name, action=action.action, changed=action.changed,
             change_id=action.change_id, status=self.status if sent else None,
@@ -476,9 +497,26 @@ class RecordMove(_Dns):
                    status=core.status(records, self.health, self.targets, self.targets[0].region))
         if self.params["mode"] == "status":
             out["health"] = self.health
-        elif self.params["mode"] in ("failover", "failback"):
-            out["status_before"] = core.status(action.current, self.health, self.targets, self.targets[0].region)
+        if moves:
+            out["status_before"] = before
+        if held is not None:
+            out.update(health=self.health, held_seconds=held)
         return out
+
+    def _hold(self, records):
+        """The soak after a move, then the records' health checks as Route 53's checkers see them now."""
+        seconds = self.params["hold_seconds"] or 0
+        if seconds <= 0:
+            return None
+        started = time.monotonic()
+        time.sleep(seconds)
+        self.health = {}
+        for check, found, exc in run_concurrently(lambda c: core.health_status(self.route53, c),
+                                                  core.health_check_ids(records), self.params["max_concurrency"]):
+            if exc is not None:
+                raise exc
+            self.health[check] = found
+        return round(time.monotonic() - started, 2)
 
 
 class HealthChecks(_Dns):
@@ -550,6 +588,7 @@ def main():
         comment=dict(type="str", default="lomashwood.multiregion.route53_failover"),
         primary_call_timeout=dict(type="float", default=5),
         ask_primary=dict(type="bool", default=True),
+        hold_seconds=dict(type="float", default=0),
         health_checks=dict(type="list", elements="dict", options=dict(
             name=dict(type="str", required=True),
             target=dict(type="str", choices=["primary", "standby"]),

@@ -181,6 +181,7 @@ def test_health_checks_are_ensured_and_updated_in_place(world):
      "primary.health_check: no health check named 'no-such-check'"),
     (dict(zone="Z0000000000NOSUCH"), "zone: no hosted zone with id 'Z0000000000NOSUCH'"),
     (dict(record="apl.lomashwood.com"), "record: no A or CNAME records named 'apl.lomashwood.com' in zone 'lomashwood.com'"),
+    (dict(hold_seconds=-1), "hold_seconds: between 0 and 3600, got -1"),
 ])
 def test_bad_input_is_named_and_nothing_changes(world, args, needle):
     before = records(world)
@@ -215,3 +216,18 @@ def test_retries_prior_request_not_complete(world):
     res = run_module(MODULE, dict(BASE, mode="failover"))
     assert not res["failed"], res["msg"]
     assert res["api_calls"]["ChangeResourceRecordSets"] == 3 and roles(world)["eu-west-2"] == "PRIMARY"
+
+
+def test_a_hold_after_the_move_then_the_health_checks_as_they_are_then(world):
+    """hold_seconds: the step's soak, then the health checks read (a check failing during the hold is seen)."""
+    check_id = world.info["route53"]["health_checks"]["api_gateway"]
+    world.configure(failing_health_checks=[check_id])  # fails from now: read after the hold, it is unhealthy
+    res = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}, hold_seconds=0.6))
+    assert not res["failed"], res["msg"]
+    assert res["changed"] and res["held_seconds"] >= 0.6
+    assert res["health"][check_id]["healthy"] is False
+    world.configure(failing_health_checks=[])
+    again = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}, hold_seconds=0.2))
+    assert not again["changed"] and again["health"][check_id]["healthy"] is True
+    plain = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}))
+    assert "held_seconds" not in plain and "health" not in plain
