@@ -234,7 +234,11 @@ class Bench:
         probe_file = os.path.join(self.tmp, "probe-%s.jsonl" % uuid.uuid4().hex[:6])
         if warm:
             env = dict(ANSIBLE_PYTHON_INTERPRETER=warm_python.launcher(sys.executable))
-            run_module("ansible.builtin.ping", {}, env=env)
+            # (ping with no arguments fails before it runs anything: `-a '{}'` is raw params, which ping refuses,
+            # so the first measured run used to start the server itself, ~0.5 s)
+            ping = run_module("ansible.builtin.ping", dict(data="pong"), env=env)
+            if ping.get("failed"):
+                raise SystemExit("the warm-up module run failed: %s" % ping.get("msg"))
         else:
             env = dict(ANSIBLE_PYTHON_INTERPRETER=self.probe, BENCH_PROBE_FILE=probe_file)
         args = dict(mode="sync", source=dict(bucket=pair["src"], region=SRC_REGION),
