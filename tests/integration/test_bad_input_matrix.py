@@ -66,6 +66,22 @@ def secret_missing_its_keys(world, k8s):
         "auth-service-db", "lomash-wood", {"data": {"DB_PASSWORD": None, "DB_USER": None}})
 
 
+def half_failed_over(world, _k8s):
+    """A failover that stopped after promoting three of the eight standby replicas."""
+    import time  # pylint: disable=import-outside-toplevel
+    rds = world.client("rds", "eu-west-2")
+    for name in REPLICAS[:3]:
+        rds.promote_read_replica(DBInstanceIdentifier=name)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = {db["DBInstanceIdentifier"]: db for db in rds.describe_db_instances()["DBInstances"]}
+        if all(not found[name].get("ReadReplicaSourceDBInstanceIdentifier") and found[name]["DBInstanceStatus"] == "available"
+               for name in REPLICAS[:3]):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the three promotions did not finish")
+
+
 def standby_down(world, _k8s):
     world.region_down("eu-west-1")
     world.region_down("eu-west-2")
@@ -182,6 +198,11 @@ CASES = [
       "lomash-auth-prod-replica is still a read replica of eu-west-1 (lomash-auth-prod)",
       "lomash-analytics-prod-replica is still a read replica of eu-west-1 (lomash-analytics-prod)",
       "nothing to fail back"], None),
+    ("failback: the failover stopped half way", "playbook", "playbooks/failback.yml", {},
+     ["Refusing to fail back: the failover did not finish - in eu-west-2, %s are promoted" % ", ".join(REPLICAS[:3]),
+      "%s (of %s)" % (REPLICAS[3], REPLICAS[3].replace("-replica", "")),
+      "%s (of %s) are still a read replica of eu-west-1" % (REPLICAS[-1], REPLICAS[-1].replace("-replica", "")),
+      "Finish the failover first", "Nothing was changed"], half_failed_over),
     ("dns drill: unknown service", "k8s-playbook", "playbooks/dns_drill.yml", {"dr_drill_services": ["ghost-gateway"]},
      ["'ghost-gateway'"], None),
 ]
