@@ -23,9 +23,9 @@ description:
     made of), one line with the step, its outcome and its elapsed time, and the run's time so far,
     for example "step promote_databases: changed in 41.2 s (run 1m 12s)".
   - >-
-    When a play starts, it forks a process that builds the play's module payloads (and this
-    collection's other modules') into the run's own payload cache before their first tasks need
-    them, so a worker does not build them on the run's critical path. C(LOMASHWOOD_PREBUILD=0)
+    When a play starts, it forks a process that builds the payloads of the modules the play's
+    tasks and its roles' task files run into the run's own payload cache before their first tasks
+    need them, so a worker does not build them on the run's critical path. C(LOMASHWOOD_PREBUILD=0)
     in the environment turns that off. Where the play's hosts use the warm interpreter (the
     C(lomashwood.multiregion.warm_python) lookup), it starts its server at the same moment.
   - Enable it in C(ansible.cfg) with C(callbacks_enabled = lomashwood.multiregion.progress) (the

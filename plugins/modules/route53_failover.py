@@ -413,13 +413,18 @@ class RecordMove(_Dns):
             raise BatchError(problems)
         # Health too where the result says who answered before (a move: status_before, for the report).
         if self.params["mode"] in ("status", "failover", "failback"):
-            checks = core.health_check_ids(self.records)
-            for check, found, exc in run_concurrently(lambda c: core.health_status(self.route53, c), checks,
-                                                      self.params["max_concurrency"]):
-                if exc is not None:
-                    raise exc
-                self.health[check] = found
+            self.health = self._read_health(self.records)
         return {self.name: self.records}
+
+    def _read_health(self, records):
+        """The records' health checks as Route 53's checkers see them, all at once: {check id: status}."""
+        health = {}
+        for check, found, exc in run_concurrently(lambda c: core.health_status(self.route53, c),
+                                                  core.health_check_ids(records), self.params["max_concurrency"]):
+            if exc is not None:
+                raise exc
+            health[check] = found
+        return health
 
     def _resolve_health_check_names(self):
         named = [t for t in self.targets if t.health_check and not core.is_health_check_id(t.health_check)]
@@ -510,12 +515,7 @@ class RecordMove(_Dns):
             return None
         started = time.monotonic()
         time.sleep(seconds)
-        self.health = {}
-        for check, found, exc in run_concurrently(lambda c: core.health_status(self.route53, c),
-                                                  core.health_check_ids(records), self.params["max_concurrency"]):
-            if exc is not None:
-                raise exc
-            self.health[check] = found
+        self.health = self._read_health(records)
         return round(time.monotonic() - started, 2)
 
 
