@@ -17,18 +17,44 @@ import threading
 try:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, NoRegionError
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoRegionError
     from botocore.utils import parse_timestamp
 except ImportError:
     Config = None  # AnsibleAWSModule reports the missing botocore
+    ClientError = ConnectionClosedError = type(None)
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     _get_user_agent_string, _merge_botocore_config, enable_placebo, get_aws_connection_info, is_boto3_error_code)
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.xml_lists import ParserFactory
 
+
+class TransientRetry(AWSRetry):
+    """AWSRetry's throttling and 5xx codes, and a connection closed without an answer (reset).
+
+    botocore tries a reset again itself, but only up to its own limit (3 attempts in its default
+    'standard' mode, fewer when its retry quota runs low); a reset on the last attempt would end
+    the call, and with it an object, a promotion or a poll, when a throttle on the same attempt
+    is tried again here. A reset is quick to see, so trying it again costs only the backoff.
+    Timeouts are left to botocore: they are slow, and a region that does not answer must not be
+    waited for eight times over."""
+
+    base_class = (ClientError, ConnectionClosedError)
+    CLOSED = "ConnectionClosed"  # the code given to a closed connection, to be found below
+
+    @staticmethod
+    def status_code_from_exception(error):
+        if isinstance(error, ConnectionClosedError):
+            return TransientRetry.CLOSED
+        return AWSRetry.status_code_from_exception(error)
+
+    @staticmethod
+    def found(response_code, catch_extra_error_codes=None):
+        return response_code == TransientRetry.CLOSED or AWSRetry.found(response_code, catch_extra_error_codes)
+
+
 # Failover runs while AWS is slow and throttling: up to 8 tries, 1 s doubling to 20 s, jittered.
-RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
+RETRY = TransientRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 
 
 def _no_retry(func):

@@ -30,12 +30,11 @@ try:
 except ImportError:
     botocore = None  # AnsibleAWSModule reports the missing botocore
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import TransientRetry
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import BatchError, duplicates
 
 # Route 53 answers PriorRequestNotComplete while an earlier change of the zone is still applied.
-RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20, catch_extra_error_codes=["PriorRequestNotComplete"])
+RETRY = TransientRetry.jittered_backoff(retries=8, delay=1, max_delay=20, catch_extra_error_codes=["PriorRequestNotComplete"])
 
 # Route 53 calls an endpoint healthy when more than 18 % of its checkers do.
 HEALTHY_FRACTION = 0.18

@@ -275,6 +275,19 @@ def test_a_lost_answer_to_a_copy_is_one_copy_in_the_summary(pair, world):
     assert sync(pair)["changed"] is False and writes(world) == {}
 
 
+def test_a_copy_whose_answers_are_lost_more_times_than_botocore_tries_is_still_copied(pair, world):
+    """Four answers in a row lost (the connection closed without one): botocore gives up after its own
+    3 attempts with ConnectionClosedError; the module's retry policy tries the call again, so the object is
+    copied and the run succeeds (before, the object failed by key: CI's round trip under faults)."""
+    pair.put("src", "k.txt", body("k"))
+    world.fault("s3:CopyObject", lost=True, count=4)
+    res = sync(pair, max_concurrency=1)
+    assert not res["failed"], res["msg"]
+    assert world.calls()["injected"] == {"s3:CopyObject": {"lost": 4}}
+    assert res["api_calls"]["CopyObject"] == 5 and res["retries"] == {"CopyObject": 4}
+    assert pair.read("k.txt") == body("k")
+
+
 @pytest.mark.parametrize("change, expected", [
     (dict(destination=dict(bucket="lw-no-such-bucket", region=DST_REGION)), "destination.bucket: no bucket 'lw-no-such-bucket'"),
     (dict(source=dict(bucket="SRC", region=DST_REGION)), "source.region: bucket"),

@@ -2,6 +2,9 @@
 
 import pytest
 import urllib3
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+
+from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import TransientRetry
 
 from ansible_collections.lomashwood.multiregion.plugins.filter.report import retries_of
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import _k8s_client as k8s
@@ -30,6 +33,52 @@ def test_transient_failures_are_counted_by_operation(response, exception, counte
     counter._count_transient("needs-retry.rds.PromoteReadReplica", response=response,  # pylint: disable=protected-access
                              caught_exception=exception)
     assert counter.retries() == ({"PromoteReadReplica": 1} if counted else {})
+
+
+def _failing(*errors):
+    """A call that raises each of errors in turn, then answers "ok"; calls: how many times it was called."""
+    left = list(errors)
+
+    def call():
+        call.calls += 1
+        if left:
+            raise left.pop(0)
+        return "ok"
+    call.calls = 0
+    return call
+
+
+def _client_error(code):
+    return ClientError({"Error": {"Code": code, "Message": code}}, "CopyObject")
+
+
+def _closed():
+    return ConnectionClosedError(endpoint_url="http://127.0.0.1:1/bucket/key")
+
+
+def test_a_closed_connection_is_tried_again_like_a_throttle():
+    retry = TransientRetry.jittered_backoff(retries=4, delay=0)
+    call = _failing(_closed(), _client_error("Throttling"), _closed())
+    assert retry(call)() == "ok" and call.calls == 4
+
+
+@pytest.mark.parametrize("error", [
+    _client_error("AccessDenied"),  # not transient
+    ReadTimeoutError(endpoint_url="http://127.0.0.1:1/"),  # slow: left to botocore's own tries
+    ValueError("bug"),
+])
+def test_other_failures_are_not_tried_again(error):
+    call = _failing(error)
+    with pytest.raises(type(error)):
+        TransientRetry.jittered_backoff(retries=4, delay=0)(call)()
+    assert call.calls == 1
+
+
+def test_closed_connections_are_tried_again_only_so_many_times():
+    call = _failing(*[_closed() for _ in range(5)])
+    with pytest.raises(ConnectionClosedError):
+        TransientRetry.jittered_backoff(retries=3, delay=0)(call)()
+    assert call.calls == 3
 
 
 class _Events:
