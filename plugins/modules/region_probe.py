@@ -16,6 +16,11 @@ description:
   - A throttled or failed answer (throttling, 5xx, a lost connection) is asked again, at most 3 questions
     in all, 0.2 s then 0.4 s apart, each waiting only what is left of I(timeout); a timed-out question is
     not asked again. So one transient failure of a healthy region does not read as an outage.
+  - With I(caller_identity), it also asks STS who the credentials are (C(GetCallerIdentity), beside the
+    probe, with the usual retries), so a run that probes its standby region checks its credentials in
+    the same module run instead of a separate C(amazon.aws.aws_caller_info). Credentials that STS refuses
+    fail the module, unless the region did not answer either (that answer is then the news, and STS is
+    not waited for).
   - Read-only; reports C(changed=false), in check mode too.
 author:
   - Lomash Wood platform team (@lomashwood)
@@ -29,6 +34,10 @@ options:
     description: Seconds for the connection and for the answer.
     type: float
     default: 5
+  caller_identity:
+    description: Also return who the credentials are (C(caller)), from STS in I(region).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - lomashwood.multiregion.attributes
   - amazon.aws.common.modules
@@ -43,6 +52,13 @@ EXAMPLES = r"""
     db_instance_identifiers: [lomash-auth-prod, lomash-orders-prod]
     timeout: 5
   register: primary_probe
+
+- name: Does the standby answer, and who are we there?
+  lomashwood.multiregion.region_probe:
+    region: eu-west-2
+    db_instance_identifiers: [lomash-auth-dr, lomash-orders-dr]
+    caller_identity: true
+  register: standby_probe  # standby_probe.caller.arn
 """
 
 RETURN = r"""
@@ -63,6 +79,21 @@ error:
   description: Why the region did not answer.
   returned: always
   type: str
+caller:
+  description: Who the credentials are (STS C(GetCallerIdentity)), with I(caller_identity); C(null) when not asked or when the region did not answer and STS did not either.
+  returned: always
+  type: dict
+  contains:
+    account:
+      description: The AWS account id.
+      type: str
+    arn:
+      description: The caller's ARN.
+      type: str
+    user_id:
+      description: The caller's unique id.
+      type: str
+  sample: {"account": "123456789012", "arn": "arn:aws:sts::123456789012:assumed-role/lomash-dr/awx", "user_id": "AROA...:awx"}
 seconds:
   description: How long the probe took.
   returned: always
@@ -78,6 +109,7 @@ retries:
   sample: {"DescribeDBInstances": 1}
 """
 
+import threading
 import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -98,7 +130,8 @@ BACKOFF = 0.2  # seconds, doubling
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(db_instance_identifiers=dict(type="list", elements="str", default=[]),
-                           timeout=dict(type="float", default=5)),
+                           timeout=dict(type="float", default=5),
+                           caller_identity=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
     if module.params["timeout"] <= 0:
@@ -108,6 +141,7 @@ def main():
     started = time.monotonic()
     deadline = started + module.params["timeout"]
     query = dict(Filters=[dict(Name="db-instance-id", Values=names)]) if names else dict(MaxRecords=20)
+    identity = _ask_identity(module, counter) if module.params["caller_identity"] else None
     answered, error, databases = False, "", {}
     for attempt in range(ATTEMPTS):
         try:
@@ -128,9 +162,34 @@ def main():
                 break
             counter.retried("DescribeDBInstances")
             time.sleep(pause)
-    module.exit_json(changed=False, answered=answered, error=error, databases=databases,
+    caller = None
+    if identity is not None:
+        # A region that did not answer is the answer: its STS (tried again for a minute) is not waited for.
+        identity["thread"].join(None if answered else 0)
+        caller = identity.get("caller")
+        if caller is None and answered:
+            module.fail_json(msg="Could not check the credentials in %s (sts:GetCallerIdentity): %s"
+                                 % (module.params["region"], identity.get("error")),
+                             api_calls=counter.as_dict(), retries=counter.retries())
+    module.exit_json(changed=False, answered=answered, error=error, databases=databases, caller=caller,
                      available=answered and all(s == "available" for s in databases.values()),
                      seconds=round(time.monotonic() - started, 2), api_calls=counter.as_dict(), retries=counter.retries())
+
+
+def _ask_identity(module, counter):
+    """STS GetCallerIdentity in a thread, beside the probe: {"thread", then "caller" or "error"}."""
+    found = {}
+
+    def ask():
+        try:
+            answer = aws.client(module, "sts", counter).get_caller_identity(aws_retry=True)
+            found["caller"] = dict(account=answer["Account"], arn=answer["Arn"], user_id=answer["UserId"])
+        except Exception as exc:  # pylint: disable=broad-except
+            found["error"] = str(exc)
+
+    found["thread"] = threading.Thread(target=ask, daemon=True)
+    found["thread"].start()
+    return found
 
 
 def _transient(exc):

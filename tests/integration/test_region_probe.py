@@ -32,3 +32,24 @@ def test_a_hanging_region_is_waited_on_no_longer_than_the_timeout(world):
     assert result["answered"] is False and not result["failed"], result
     assert result["seconds"] <= 2.0, result
     assert world.calls()["held"]["rds:DescribeDBInstances"]["max_seconds"] <= 2.0
+
+
+def test_caller_identity_is_asked_beside_the_probe(world):
+    result = run_module("region_probe", {"region": "eu-west-2", "db_instance_identifiers": [], "caller_identity": True})
+    assert result["answered"] is True and not result["failed"], result
+    assert set(result["caller"]) == {"account", "arn", "user_id"} and result["caller"]["arn"].startswith("arn:aws:"), result
+    assert result["api_calls"] == {"DescribeDBInstances": 1, "GetCallerIdentity": 1}
+    assert probe()["caller"] is None  # not asked
+
+
+def test_refused_credentials_fail_the_probe_naming_sts(world):
+    world.fault("sts:GetCallerIdentity", code="InvalidClientTokenId", status=403, count=1)
+    result = run_module("region_probe", {"region": "eu-west-2", "caller_identity": True})
+    assert result["failed"] and "sts:GetCallerIdentity" in result["msg"] and "InvalidClientTokenId" in result["msg"], result
+
+
+def test_a_region_down_is_still_no_answer_with_caller_identity(world):
+    world.region_down("eu-west-1")
+    result = run_module("region_probe", {"region": "eu-west-1", "db_instance_identifiers": PRIMARIES, "timeout": 2.0,
+                                         "caller_identity": True})
+    assert result["answered"] is False and not result["failed"] and result["caller"] is None, result
