@@ -80,7 +80,9 @@ error:
   returned: always
   type: str
 caller:
-  description: Who the credentials are (STS C(GetCallerIdentity)), with I(caller_identity); C(null) when not asked or when the region did not answer and STS did not either.
+  description:
+    - Who the credentials are (STS C(GetCallerIdentity)), with I(caller_identity).
+    - C(null) when not asked, or when the region did not answer and STS had not either.
   returned: always
   type: dict
   contains:
