@@ -42,5 +42,5 @@ git init -q && git add -A >/dev/null 2>&1 && git -c user.email=ci@localhost -c u
 # The emulator's realism layer, the node simulator and the scripts are test tooling, not content.
 excludes=()
 for d in tests/world/ tests/k8s/ scripts/ extensions/ bench/; do [ -d "$d" ] && excludes+=(--exclude "$d"); done
-echo "[sanity] $("$VENV/bin/ansible" --version | head -n1) on $("$PY" --version)"
+echo "[sanity] $("$VENV/bin/python" -c "import ansible.release as r; print('ansible-core', r.__version__)") on $("$PY" --version)"
 "$VENV/bin/ansible-test" sanity --python 3.12 --color no "${excludes[@]}" "$@"

@@ -75,7 +75,7 @@ def test_other_failures_are_not_tried_again(error):
 
 
 def test_closed_connections_are_tried_again_only_so_many_times():
-    call = _failing(*[_closed() for _ in range(5)])
+    call = _failing(*[_closed() for attempt in range(5)])
     with pytest.raises(ConnectionClosedError):
         TransientRetry.jittered_backoff(retries=3, delay=0)(call)()
     assert call.calls == 3
