@@ -31,6 +31,7 @@ import argparse
 import glob
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -243,6 +244,8 @@ def run_playbook(world, k8s, operation, incident, extra):
            "-e", json.dumps({"dr_incident_id": incident}), "-e", json.dumps(SCALED_POLLS)]
     for key, value in extra.items():
         cmd += ["-e", json.dumps({key: value})]
+    if os.environ.get("BENCH_WRAP"):  # e.g. "py-spy record -o F --subprocesses --": a profiler around the run
+        cmd = shlex.split(os.environ["BENCH_WRAP"]) + cmd
     world.reset_calls()
     k8s.reset_calls()
     load_before = os.getloadavg()

@@ -28,8 +28,8 @@ ansible_runner = pytest.importorskip("ansible_runner")
 # The report's steps and changes of a failover with eu-west-1 down, as test_failover_playbook.py
 # expects them of the ansible-playbook run.
 STEPS = ["preflight", "declare", "repoint_services", "scale_services", "promote_databases",
-         "scale_databases", "redis", "stripe_webhook", "dns", "verify"]
-CHANGED = ["repoint_services", "scale_services", "promote_databases", "scale_databases", "redis", "dns"]
+         "redis", "stripe_webhook", "scale_databases", "dns", "verify"]
+CHANGED = ["repoint_services", "scale_services", "promote_databases", "redis", "scale_databases", "dns"]
 # What the job needs from its environment, and AWX would inject (credentials, the endpoints).
 PASSED_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
               "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",

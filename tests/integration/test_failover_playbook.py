@@ -121,7 +121,7 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     report = _report(tmp_path)
     # The Secrets are written before the scale-up, so the pods start on them: no restart round.
     assert [s["step"] for s in report["steps"]] == ["preflight", "declare", "repoint_services", "scale_services", "promote_databases",
-                                                    "scale_databases", "redis", "stripe_webhook", "dns", "verify"]
+                                                    "redis", "stripe_webhook", "scale_databases", "dns", "verify"]
     step = {s["step"]: s for s in report["steps"]}
     assert step["stripe_webhook"]["outcome"] == "ok" and step["stripe_webhook"]["detail"]["reason"].startswith("no change: the webhook uses the global domain")
     # Route 53 had failed over on its own (the primary's health check fails): the records are swapped
@@ -160,7 +160,7 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     # each waiting step at its real time (promotion 600 s): far above what the emulator took.
     assert 0 < report["achieved_rto_seconds"] <= report["wall_seconds"]
     assert report["projected_rto_seconds"] >= report["achieved_rto_seconds"] + 600 - 60
-    assert report["changed"] == ["repoint_services", "scale_services", "promote_databases", "scale_databases", "redis", "dns"]
+    assert report["changed"] == ["repoint_services", "scale_services", "promote_databases", "redis", "scale_databases", "dns"]
     assert "playbooks/failover.yml" in report["resume_command"]
     assert "-e dr_incident_id=%s" % world.incident in report["resume_command"]
     promoted = step["promote_databases"]["detail"]["results"]

@@ -1,0 +1,67 @@
+"""read_together: several of the collection's modules, in check mode, at once, in one task. Each result is
+what the module's own task returns, the play's module_defaults apply to each, nothing changes, the task
+takes about as long as its slowest read, and a failed read fails the task naming it (the others kept)."""
+
+from __future__ import annotations
+
+import json
+
+from .runner import mutating, run_module, run_playbook
+
+PRIMARIES = ["lomash-auth-prod", "lomash-orders-prod"]
+REPLICAS = ["lomash-auth-prod-replica", "lomash-orders-prod-replica"]
+R53 = {"mode": "status", "zone": "lomashwood.com", "record": "api.lomashwood.com", "alias": False, "ttl": 60,
+       "primary": {"region": "eu-west-1", "alb": "lomash-wood-alb-euw1"},
+       "standby": {"region": "eu-west-2", "alb": "lomash-wood-alb-euw2"}}
+
+
+def together(tmp_path, reads):
+    out = tmp_path / "result.json"
+    proc = run_playbook("tests/integration/playbooks/read_together.yml", inventory="localhost,",
+                        extra_vars={"reads": reads, "result_file": str(out)}, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def test_each_read_is_what_its_own_task_returns_and_nothing_changes(world, tmp_path):
+    alone = run_module("region_probe", {"region": "eu-west-2", "db_instance_identifiers": REPLICAS})
+    world.reset_calls()
+    # a failover in route53_failover's own hands: in check mode it only plans it
+    result = together(tmp_path, {
+        "standby": {"module": "region_probe", "args": {"db_instance_identifiers": REPLICAS}},  # region: module_defaults
+        "dns": {"module": "lomashwood.multiregion.route53_failover", "args": dict(R53, mode="failover")},
+    })
+    assert not result.get("failed") and result["changed"] is False, result
+    standby = result["results"]["standby"]
+    assert (standby["answered"], standby["databases"]) == (alone["answered"], alone["databases"]), standby
+    assert result["results"]["dns"]["changed"] is True  # it would move the name ...
+    assert mutating(world.calls()) == {}  # ... and did not
+
+
+def test_the_reads_run_at_once(world, tmp_path):
+    world.configure(operation_latency_ms={"rds": 1500})
+    result = together(tmp_path, {name: {"module": "region_probe", "args": {"region": region, "db_instance_identifiers": dbs}}
+                                 for name, region, dbs in (("a", "eu-west-1", PRIMARIES), ("b", "eu-west-2", REPLICAS),
+                                                           ("c", "eu-west-1", PRIMARIES[:1]))})
+    seconds = [r["seconds"] for r in result["results"].values()]
+    assert all(s >= 1.4 for s in seconds), result
+    assert max(seconds) <= result["elapsed_seconds"] < 0.7 * sum(seconds), (seconds, result["elapsed_seconds"])
+
+
+def test_a_failed_read_fails_the_task_naming_it_and_the_others_are_kept(world, tmp_path):
+    world.fault("sts:GetCallerIdentity", code="InvalidClientTokenId", status=403, count=1)
+    result = together(tmp_path, {
+        "standby": {"module": "region_probe", "args": {"caller_identity": True}},
+        "dns": {"module": "route53_failover", "args": R53},
+    })
+    assert result["failed"] and result["msg"].startswith("standby (region_probe): "), result
+    assert "sts:GetCallerIdentity" in result["msg"] and "dns" not in result["msg"], result
+    assert result["results"]["dns"]["status"]["serving_region"] == "eu-west-1"
+
+
+def test_bad_reads_are_named_before_anything_runs(world, tmp_path):
+    world.reset_calls()
+    result = together(tmp_path, {"x": {"module": "amazon.aws.rds_instance", "args": {}}, "y": {"module": "region_probe", "args": "no"}})
+    assert result["failed"] and "reads.x.module: 'amazon.aws.rds_instance' is not one of" in result["msg"], result
+    assert "reads.y.args: a mapping is required, got 'no'" in result["msg"]
+    assert world.calls()["total"] == 0
