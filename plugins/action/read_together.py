@@ -104,6 +104,6 @@ class ActionModule(ActionBase):
         failed = [name for name in reads if results[name].get("failed")]
         result.update(results=results, changed=False, elapsed_seconds=round(time.monotonic() - started, 2))
         if failed:
-            result.update(failed=True, msg="; ".join("%s (%s): %s" % (name, modules[name], results[name].get("msg", "failed"))
-                                                      for name in failed))
+            result.update(failed=True, msg="; ".join(
+                "%s (%s): %s" % (name, modules[name], results[name].get("msg", "failed")) for name in failed))
         return result
