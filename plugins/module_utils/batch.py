@@ -291,6 +291,15 @@ class Adapter:
     def describe_error(self, exc):
         return str(exc)
 
+    # A step that cannot start yet (an instance still being promoted): the flow waits with the rest of
+    # the batch and, at every poll, hands those steps and what the poll saw to start_ready, which starts
+    # the ones now ready and returns the plan with them replaced, and {name: exception} for failures.
+    def is_deferred(self, action):  # pylint: disable=unused-argument
+        return False
+
+    def start_ready(self, plan, observed):  # pylint: disable=unused-argument
+        return plan, {}
+
 
 class BatchOptions:
     """The batch options of one run (from module.params), and check mode."""
@@ -348,6 +357,16 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
         return finish(plan, poll())
     actions = {a.name: a for a in plan}
 
+    def poll_and_start():
+        """A poll that also starts the deferred steps it finds ready (each once)."""
+        nonlocal plan
+        state = poll()
+        if any(adapter.is_deferred(a) for a in plan):
+            plan, started_failures = adapter.start_ready(plan, state)
+            failures.update(started_failures)
+            actions.update((a.name, a) for a in plan)
+        return state
+
     def show_progress(done, pending, elapsed, observed):
         write_progress(options.progress_file, adapter.progress_what or adapter.noun + "s", len(names),
                        [n for n in names if n in done],
@@ -355,7 +374,9 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
                        elapsed, adapter.progress_done_word)
 
     try:
-        done, after, _elapsed = wait_for_batch(poll, names, lambda n, state: adapter.is_done(actions[n], state),
+        # a step that failed to start is not waited for (it is reported below)
+        done, after, _elapsed = wait_for_batch(poll_and_start, names,
+                                               lambda n, state: n in failures or adapter.is_done(actions[n], state),
                                                options.wait_timeout, options.poll_interval,
                                                clock=clock, sleep=sleep, start=started,
                                                on_poll=show_progress if options.progress_file else None)
@@ -367,8 +388,11 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
         msg = "Timed out after %.0f s waiting for %d of %d %s(s): still waiting for %s; done: %s" % (
             timeout.elapsed, len(timeout.pending), len(plan), adapter.noun, ", ".join(waiting),
             ", ".join(sorted(timeout.done)) or "none")
-        raise ModuleFailure(msg, finish(plan, timeout.observed, timeout.done,
+        raise ModuleFailure(msg, finish(plan, timeout.observed, timeout.done, failures,
                                         pending=timeout.pending, done=sorted(timeout.done)))
+    if failures:  # deferred steps that failed to start once ready
+        reasons = "; ".join("%s: %s" % (n, adapter.describe_error(e)) for n, e in sorted(failures.items()))
+        raise ModuleFailure("%s %s" % (adapter.failure, reasons), finish(plan, after, done, failures))
     return finish(plan, after, done)
 
 

@@ -77,7 +77,8 @@ class Target:
 @dataclass(frozen=True)
 class Change:
     """One instance's step: `modify` (send ModifyDBInstance), `wait` (a change to the asked class
-    is under way), `none` (already so) or `skip` (nothing asked for it)."""
+    is under way), `none` (already so), `skip` (nothing asked for it) or `after_promotion` (still a
+    read replica, or not available, while its promotion runs: modified once it is promoted)."""
 
     name: str
     action: str
@@ -93,7 +94,7 @@ class Change:
 
     @property
     def changed(self):
-        return self.action == "modify"
+        return self.action in ("modify", "after_promotion")
 
     def as_dict(self):
         return {"name": self.name, "action": self.action,
@@ -130,13 +131,15 @@ def normalise_targets(instances, region, default_class=None, default_retention=N
     return [Target(name, t.instance_class, t.backup_retention_period) for name, t in zip(names, raw)]
 
 
-def plan_changes(targets, observed, region):
-    """Decide, for every target, modify / wait / none / skip; or refuse the whole batch.
+def plan_changes(targets, observed, region, after_promotion=False):
+    """Decide, for every target, modify / wait / none / skip (/ after_promotion); or refuse the whole batch.
 
     Refused: an instance that does not exist; backup_retention_period for an instance that is
     still a read replica (RDS for PostgreSQL replicas keep no automated backups: promote first);
     a change for an instance that is not `available` unless it is the asked class change under way
-    (RDS refuses ModifyDBInstance then, InvalidDBInstanceState).
+    (RDS refuses ModifyDBInstance then, InvalidDBInstanceState). With after_promotion (its promotion
+    runs beside this), an instance that is still a replica or not available is not refused: its
+    change waits until it is promoted (`after_promotion`, then planned again by itself).
     """
     problems, plan = [], []
     for t in targets:
@@ -157,6 +160,9 @@ def plan_changes(targets, observed, region):
             plan.append(Change(action="skip", **step))
         elif class_ok and retention_ok:
             plan.append(Change(action="none", **step))
+        elif after_promotion and not is_promoted(inst) and not _under_way(inst, t, class_ok, retention_ok):
+            plan.append(Change(action="after_promotion", class_change=not class_ok, retention_change=not retention_ok,
+                               **step))
         elif inst.status != "available":
             if _under_way(inst, t, class_ok, retention_ok):
                 plan.append(Change(action="wait", **step))
@@ -178,6 +184,11 @@ def _under_way(inst, target, class_ok, retention_ok):
     class_going = class_ok or inst.pending_class == target.instance_class
     retention_going = retention_ok or inst.pending_retention == target.backup_retention_period
     return inst.status == "modifying" and class_going and retention_going
+
+
+def is_promoted(inst):
+    """A standalone instance (no replication source) that is `available`: RDS takes a change now."""
+    return inst is not None and not inst.is_replica and inst.status == "available"
 
 
 def is_shaped(change, inst):
@@ -223,8 +234,10 @@ def simulate(plan, observed):
     out = {}
     for c in plan:
         was = observed[c.name]
-        out[c.name] = Instance(c.name, "available" if c.action in ("modify", "wait") else was.status, c.class_after,
-                               c.retention_after, None if c.class_asked else was.pending_class, None, was.source)
+        promoted = c.action == "after_promotion"
+        out[c.name] = Instance(c.name, "available" if c.action in ("modify", "wait", "after_promotion") else was.status,
+                               c.class_after, c.retention_after, None if c.class_asked else was.pending_class, None,
+                               None if promoted else was.source)
     return out
 
 
@@ -235,5 +248,5 @@ def outcome(change, now, failed, check_mode):
     if change.action in ("none", "skip"):
         return "unchanged" if change.action == "none" else "skipped"
     if check_mode:
-        return "would-modify" if change.action == "modify" else "pending"
+        return "would-modify" if change.changed else "pending"
     return "modified" if is_shaped(change, now) else "pending"

@@ -60,6 +60,20 @@ options:
     description:
       - The backup retention, in days, for every entry that does not give its own.
     type: int
+  after_promotion:
+    description:
+      - >-
+        The instances are being promoted (a M(lomashwood.multiregion.rds_promote_batch) run started just
+        before this one, for example as an async job). An instance that is still a read replica, or not
+        C(available) yet, is not refused but changed as soon as a poll finds it promoted (standalone and
+        C(available)), each on its own, all in this run with the one shared wait. Each change then starts
+        a poll after its promotion ends, not after the slowest promotion of the batch.
+      - I(wait_timeout) counts from the start, so it covers the promotion and the change.
+      - An instance whose promotion never comes (not promoted by anyone) is waited for until I(wait_timeout).
+      - Needs I(wait).
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - lomashwood.multiregion.batch
   - lomashwood.multiregion.attributes
@@ -86,6 +100,21 @@ EXAMPLES = r"""
     wait_timeout: 3600
   register: shaped
 
+- name: Promote the replicas (a background job) ...
+  lomashwood.multiregion.rds_promote_batch:
+    region: eu-west-2
+    db_instance_identifiers: [lomash-orders-prod-replica, lomash-auth-prod-replica]
+  async: 3600
+  poll: 0
+
+- name: ... and give each its production class as soon as it is promoted
+  lomashwood.multiregion.rds_modify_batch:
+    region: eu-west-2
+    instance_class: db.r6g.large
+    instances: [{name: lomash-orders-prod-replica}, {name: lomash-auth-prod-replica}]
+    after_promotion: true
+    wait_timeout: 7200
+
 - name: Show what changed
   ansible.builtin.debug:
     msg: "{{ shaped.results | items2dict(key_name='name', value_name='instance_class') }}"
@@ -111,7 +140,8 @@ results:
     action:
       description:
         - C(modify) (sent), C(wait) (the asked change was already under way), C(none) (already so)
-          or C(skip) (nothing asked for it).
+          or C(skip) (nothing asked for it); with I(after_promotion), an instance sent its change once
+          promoted shows C(modify), and C(after_promotion) one whose promotion had not ended by the end.
       type: str
     outcome:
       description: C(modified), C(unchanged), C(skipped), C(would-modify) (check mode), C(pending) or C(failed).
@@ -180,7 +210,20 @@ class Modification(Adapter):
         return core.describe_instances(self.rds, [t.name for t in self.targets])
 
     def plan(self, observed):
-        return core.plan_changes(self.targets, observed, self.region)
+        return core.plan_changes(self.targets, observed, self.region, self.params["after_promotion"])
+
+    def is_deferred(self, action):
+        return action.action == "after_promotion"
+
+    def start_ready(self, plan, observed):
+        """The instances waiting for their promotion that the poll found promoted: planned again (now
+        a plain change, or none when it already has its shape) and their changes sent, at once."""
+        ready = {a.name for a in plan if a.action == "after_promotion" and core.is_promoted(observed.get(a.name))}
+        if not ready:
+            return plan, {}
+        again = {c.name: c for c in core.plan_changes([t for t in self.targets if t.name in ready], observed, self.region)}
+        failures = core.start_modifications(self.rds, list(again.values()), self.params["max_concurrency"])
+        return [again.get(a.name, a) for a in plan], failures
 
     def simulate(self, plan, observed):
         return core.simulate(plan, observed)
@@ -228,11 +271,15 @@ def main():
         )),
         instance_class=dict(type="str"),
         backup_retention_period=dict(type="int"),
+        after_promotion=dict(type="bool", default=False),
         **batch_argument_spec(),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     if not module.region:
         module.fail_json(msg="region is required (the region the DB instances live in)")
+    if module.params["after_promotion"] and not module.params["wait"]:
+        module.fail_json(msg="after_promotion needs wait: the changes of the instances still promoting are sent "
+                             "by this run's wait, once each is promoted")
     counter = ApiCallCounter()
     execute(module, lambda m: Modification(m, counter), counter)
 

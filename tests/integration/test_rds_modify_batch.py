@@ -184,3 +184,38 @@ def test_throttling_is_retried(promoted):
     assert not res.get("failed"), res.get("msg")
     assert res["api_calls"]["ModifyDBInstance"] == 4  # 2 throttled + 2 that went through
     assert shape(promoted, NAMES[:2]) == {n: (CLASSES[n], 7) for n in NAMES[:2]}
+
+
+def test_after_promotion_changes_each_instance_as_soon_as_it_is_promoted(world):
+    """The batch started beside the promotions (after_promotion): the replicas are not refused; each gets
+    its class a poll after its own promotion ends, so the early ones are done before the late ones are
+    even promoted; one ModifyDBInstance each, none refused by RDS."""
+    import threading  # pylint: disable=import-outside-toplevel
+    world.configure(promotion_seconds=2, rds_modify_seconds=1)
+    rds = world.client("rds", "eu-west-2")
+    early, late = NAMES[:4], NAMES[4:]
+    for name in early:
+        rds.promote_read_replica(DBInstanceIdentifier=name)
+    later = threading.Timer(2.5, lambda: [rds.promote_read_replica(DBInstanceIdentifier=n) for n in late])
+    later.start()
+    world.reset_calls()
+    try:
+        res = run_module("rds_modify_batch", dict(region="eu-west-2", poll_interval=0.2, wait_timeout=60,
+                                                  instance_class="db.r6g.large", instances=[{"name": n} for n in NAMES],
+                                                  after_promotion=True))
+    finally:
+        later.join()
+    assert not res.get("failed"), res.get("msg")
+    assert [r["action"] for r in res["results"]] == ["modify"] * 8 and {r["outcome"] for r in res["results"]} == {"modified"}
+    seconds = {r["name"]: r["seconds"] for r in res["results"]}
+    # the late promotions started 2.5 s after the early ones: the early changes did not wait for them
+    assert min(seconds[n] for n in late) - max(seconds[n] for n in early) >= 1.5, seconds
+    assert shape(world) == {n: ("db.r6g.large", describe(world)[n]["BackupRetentionPeriod"]) for n in NAMES}
+    assert all(not d.get("ReadReplicaSourceDBInstanceIdentifier") for d in describe(world).values())
+    calls = world.calls()
+    assert calls["by_operation"]["rds:ModifyDBInstance"] == 8 and not calls.get("errors"), calls
+
+
+def test_after_promotion_needs_wait(world):
+    res = run_module("rds_modify_batch", dict(BASE, instances=INSTANCES, after_promotion=True, wait=False))
+    assert res["failed"] and "after_promotion needs wait" in res["msg"], res

@@ -312,3 +312,59 @@ def test_the_doc_fragment_documents_the_batch_argument_spec():
 def test_batch_argument_spec_changes_a_default_without_touching_the_shared_one():
     assert batch_argument_spec(poll_interval=1)["poll_interval"] == {"type": "float", "default": 1}
     assert BATCH_ARGUMENT_SPEC["poll_interval"]["default"] == 10
+
+
+class DeferringAdapter(FakeAdapter):
+    """FakeAdapter whose resources in `later` cannot be set before ready_from[name] s (a promotion under
+    way): they are planned `later` and started by start_ready at the first poll that finds them ready."""
+
+    def __init__(self, values, clock, ready_from, fail_start=(), **kwargs):
+        super().__init__(values, clock, **kwargs)
+        self.ready_from, self.fail_start, self.started = ready_from, set(fail_start), {}
+
+    def plan(self, observed):
+        return [Act(a.name, "later") if a.name in self.ready_from and a.changed else a for a in super().plan(observed)]
+
+    def is_deferred(self, action):
+        return action.action == "later"
+
+    def start_ready(self, plan, observed):
+        now, failures, out = self.clock(), {}, []
+        for a in plan:
+            if a.action == "later" and now >= self.ready_from[a.name]:
+                a = Act(a.name, "set")
+                if a.name in self.fail_start:
+                    failures[a.name] = RuntimeError("refused")
+                else:
+                    self.started[a.name] = now
+                    self.values[a.name], self.set_at[a.name] = 1, now
+            out.append(a)
+        return out, failures
+
+
+def test_a_deferred_step_starts_at_the_first_poll_that_finds_it_ready_and_is_waited_for_with_the_rest():
+    clock = FakeClock()
+    adapter = DeferringAdapter({"a": 0, "b": 0, "c": 0}, clock, ready_from={"b": 7, "c": 12}, ready_at={"a": 3, "b": 3, "c": 3})
+    result = flow(adapter, clock)
+    assert adapter.applied == ["a"]  # b and c were not ready at the start
+    assert adapter.started == {"b": 10, "c": 15}  # each at the first poll after it could start, not after the last
+    assert {r["name"]: r["seconds"] for r in result["results"]} == {"a": 5, "b": 15, "c": 20}
+    assert result["changed"] is True and [p["action"] for p in result["plan"]] == ["set", "set", "set"]
+
+
+def test_a_deferred_step_that_fails_to_start_fails_the_run_naming_it_without_waiting_for_it():
+    clock = FakeClock()
+    adapter = DeferringAdapter({"a": 0, "b": 0}, clock, ready_from={"b": 4}, fail_start=["b"], ready_at={"a": 12})
+    with pytest.raises(ModuleFailure) as err:
+        flow(adapter, clock, wait_timeout=600)
+    assert str(err.value) == "Failed to change b: refused"
+    assert {r["name"]: r["error"] for r in err.value.result["results"]} == {"a": None, "b": "refused"}
+    assert clock.now < 600  # b was not waited for until the timeout: a's wait ended it
+
+
+def test_a_deferred_step_never_ready_times_out_naming_it():
+    clock = FakeClock()
+    adapter = DeferringAdapter({"a": 0, "b": 0}, clock, ready_from={"b": 10 ** 6})
+    with pytest.raises(ModuleFailure) as err:
+        flow(adapter, clock, wait_timeout=30)
+    assert "still waiting for b" in str(err.value) and "done: a" in str(err.value)

@@ -141,3 +141,31 @@ def test_from_api_reads_pending_values():
                                   "BackupRetentionPeriod": 0, "PendingModifiedValues": {"DBInstanceClass": "db.r6g.large"},
                                   "ReadReplicaSourceDBInstanceIdentifier": SRC})
     assert (got.pending_class, got.backup_retention_period, got.is_replica) == ("db.r6g.large", 0, True)
+
+
+@pytest.mark.parametrize("observed, action", [
+    (inst(source=SRC), "after_promotion"),  # still a replica, its promotion not begun
+    (inst(status="modifying", source=SRC), "after_promotion"),  # being promoted
+    (inst(status="modifying"), "after_promotion"),  # promoted, not available yet
+    (inst(), "modify"),  # promoted and available: changed at once
+    (inst(cls="db.r6g.large"), "none"),  # already so
+    (inst(status="modifying", pending_class="db.r6g.large"), "wait"),  # its change under way (a rerun)
+])
+def test_plan_after_promotion_defers_what_is_not_promoted_yet(observed, action):
+    plan = core.plan_changes([target(cls="db.r6g.large")], world(observed), REGION, after_promotion=True)
+    assert [c.action for c in plan] == [action]
+    assert plan[0].changed is (action in ("modify", "after_promotion"))
+
+
+def test_without_after_promotion_an_instance_still_promoting_is_refused():
+    with pytest.raises(BatchError) as err:
+        core.plan_changes([target(cls="db.r6g.large")], world(inst(status="modifying", source=SRC)), REGION)
+    assert "is modifying, not available" in str(err.value)
+
+
+def test_is_promoted_and_what_check_mode_predicts_after_promotion():
+    assert core.is_promoted(inst()) and not core.is_promoted(inst(source=SRC)) and not core.is_promoted(inst(status="modifying"))
+    plan = core.plan_changes([target(cls="db.r6g.large")], world(inst(source=SRC)), REGION, after_promotion=True)
+    after = core.simulate(plan, world(inst(source=SRC)))["lomash-orders-prod-replica"]
+    assert (after.status, after.instance_class, after.is_replica) == ("available", "db.r6g.large", False)
+    assert core.outcome(plan[0], after, False, True) == "would-modify"
