@@ -62,6 +62,9 @@ class ActionModule(ActionBase):
         polls = 0
         try:
             while True:
+                # The file's state before the look: a result written while async_status runs is still
+                # a change for the glances after it (taken after, it would wait a whole poll_interval).
+                seen = _stamp(job_file) if job_file else None
                 status = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
                                               module_args=dict(jid=args["jid"], mode="status", _async_dir=async_dir))
                 polls += 1
@@ -76,7 +79,7 @@ class ActionModule(ActionBase):
                                 wait_polls=polls, msg="The job %s did not finish within %s s (it goes on running; "
                                 "wait for it again to take it up)%s" % (
                                     args["jid"], args["timeout"], ": " + progress_line(last) if last else ""))
-                self._until_next_poll(job_file, progress_file, printer, min(now + args["poll_interval"], deadline))
+                self._until_next_poll(job_file, progress_file, printer, min(now + args["poll_interval"], deadline), seen)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         result.update(status)
@@ -86,13 +89,13 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _until_next_poll(job_file, progress_file, printer, when):
-        """Sleep until `when`; on the controller, until the job's status file changes if that is sooner (the
-        job wrote its result: poll now, not up to poll_interval later), showing its progress meanwhile."""
+    def _until_next_poll(job_file, progress_file, printer, when, seen=None):
+        """Sleep until `when`; on the controller, until the job's status file differs from `seen` (its state
+        before the last look) if that is sooner (the job wrote its result: poll now, not up to poll_interval
+        later), showing its progress meanwhile."""
         if job_file is None:
             time.sleep(max(0.0, when - time.monotonic()))
             return
-        seen = _stamp(job_file)
         while time.monotonic() < when:
             time.sleep(min(GLANCE_SECONDS, max(0.0, when - time.monotonic())))
             if _stamp(job_file) != seen:

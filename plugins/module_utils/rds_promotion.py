@@ -40,6 +40,7 @@ class Instance:
     address: str | None = None
     port: int | None = None
     tags: dict = field(default_factory=dict)
+    pending_class: str | None = None  # PendingModifiedValues.DBInstanceClass: a class change under way
 
     @classmethod
     def from_api(cls, desc):
@@ -52,6 +53,7 @@ class Instance:
             address=endpoint.get("Address"),
             port=endpoint.get("Port"),
             tags={t["Key"]: t["Value"] for t in desc.get("TagList") or []},
+            pending_class=(desc.get("PendingModifiedValues") or {}).get("DBInstanceClass"),
         )
 
     @property
@@ -72,8 +74,12 @@ class Instance:
 
 
 def is_promoted(instance):
-    """The readiness predicate: available and no longer a replica."""
-    return instance is not None and instance.status == "available" and not instance.is_replica
+    """The readiness predicate: no longer a replica, and available, or already taking a class change
+    (RDS takes one only from an available instance: the class changes failover.yml sends as soon as
+    each promotion ends, rds_modify_batch after_promotion, must not hold the promotion's wait)."""
+    if instance is None or instance.is_replica:
+        return False
+    return instance.status == "available" or (instance.status == "modifying" and instance.pending_class is not None)
 
 
 # ---- plan -------------------------------------------------------------------------------------

@@ -197,3 +197,16 @@ def test_describe_all_follows_markers():
     rds = fake_rds(230)
     assert len(core.describe_instances(rds)) == 230 and len(rds.calls) == 3
     assert [c[1].get("Marker") for c in rds.calls] == [None, "100", "200"]
+
+
+@pytest.mark.parametrize("status, source, pending_class, promoted", [
+    ("available", None, None, True),
+    ("modifying", None, "db.r6g.large", True),  # promoted, its class change (sent after it) under way
+    ("modifying", None, None, False),  # still finishing its promotion
+    ("modifying", SRC % "auth", "db.r6g.large", False),  # a replica's own class change: not promoted
+    ("available", SRC % "auth", None, False),
+])
+def test_a_class_change_right_after_the_promotion_does_not_hold_its_wait(status, source, pending_class, promoted):
+    desc = {"DBInstanceIdentifier": "r", "DBInstanceStatus": status, "ReadReplicaSourceDBInstanceIdentifier": source,
+            "PendingModifiedValues": {"DBInstanceClass": pending_class} if pending_class else {}}
+    assert core.is_promoted(core.Instance.from_api(desc)) is promoted
