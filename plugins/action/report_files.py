@@ -43,7 +43,7 @@ class ActionModule(ActionBase):
 
     _supports_check_mode = True
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("dir", "files", "mode"))
+    _VALID_ARGS = frozenset(("dir", "files", "mode", "show"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -61,8 +61,13 @@ class ActionModule(ActionBase):
             mode = int(str(args.get("mode", "0644")), 8)
         except ValueError as exc:
             raise AnsibleActionFail("mode: an octal file mode such as 0644, got %r" % (args.get("mode"),)) from exc
+        show = args.get("show")
+        if show is not None and show not in files:
+            raise AnsibleActionFail("show: %r is not one of the files (%s)" % (show, ", ".join(files)))
         paths = [os.path.join(folder, name) for name in files]
         result.update(paths=paths, changed=False)
+        if show is not None:
+            result["shown"] = str(files[show]).split("\n")
         if self._task.check_mode:
             result.update(msg="check mode: would write %s" % ", ".join(paths))
             return result

@@ -18,10 +18,11 @@ try:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoRegionError
+    from botocore.parsers import ResponseParserError
     from botocore.utils import parse_timestamp
 except ImportError:
     Config = None  # AnsibleAWSModule reports the missing botocore
-    ClientError = ConnectionClosedError = type(None)
+    ClientError = ConnectionClosedError = ResponseParserError = type(None)
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     _get_user_agent_string, _merge_botocore_config, enable_placebo, get_aws_connection_info, is_boto3_error_code)
@@ -30,7 +31,9 @@ from ansible_collections.lomashwood.multiregion.plugins.module_utils.xml_lists i
 
 
 class TransientRetry(AWSRetry):
-    """AWSRetry's throttling and 5xx codes, and a connection closed without an answer (reset).
+    """AWSRetry's throttling and 5xx codes, a connection closed without an answer (reset), and an answer
+    botocore could not read (an HTML 500 page from a load balancer or the emulator, not the service's
+    XML or JSON: botocore raises that as it parses, before its own retries, so it is never tried again).
 
     botocore tries a reset again itself, but only up to its own limit (3 attempts in its default
     'standard' mode, fewer when its retry quota runs low); a reset on the last attempt would end
@@ -39,18 +42,22 @@ class TransientRetry(AWSRetry):
     Timeouts are left to botocore: they are slow, and a region that does not answer must not be
     waited for eight times over."""
 
-    base_class = (ClientError, ConnectionClosedError)
+    base_class = (ClientError, ConnectionClosedError, ResponseParserError)
     CLOSED = "ConnectionClosed"  # the code given to a closed connection, to be found below
+    UNREADABLE = "UnreadableResponse"  # the code given to an answer botocore could not parse
 
     @staticmethod
     def status_code_from_exception(error):
         if isinstance(error, ConnectionClosedError):
             return TransientRetry.CLOSED
+        if isinstance(error, ResponseParserError):
+            return TransientRetry.UNREADABLE
         return AWSRetry.status_code_from_exception(error)
 
     @staticmethod
     def found(response_code, catch_extra_error_codes=None):
-        return response_code == TransientRetry.CLOSED or AWSRetry.found(response_code, catch_extra_error_codes)
+        return response_code in (TransientRetry.CLOSED, TransientRetry.UNREADABLE) or AWSRetry.found(
+            response_code, catch_extra_error_codes)
 
 
 # Failover runs while AWS is slow and throttling: up to 8 tries, 1 s doubling to 20 s, jittered.

@@ -131,6 +131,16 @@ elapsed_seconds:
   returned: always
   type: float
   sample: 10.4
+started_at:
+  description: When the first request was made (seconds since the epoch).
+  returned: always
+  type: float
+  sample: 1765031234.52
+answered_at:
+  description: When the last answer came (seconds since the epoch); with I(matched), when the expected one did.
+  returned: always
+  type: float
+  sample: 1765031244.93
 """
 
 import json
@@ -191,7 +201,7 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems), problems=problems, changed=False)
 
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     deadline = started + p["timeout"]
     attempts = 0
     while True:
@@ -201,7 +211,7 @@ def main():
             data = json.loads(body) if body else None
         except ValueError:
             data = None
-        edge = info.get("x-edge-region")
+        edge, answered_at = info.get("x-edge-region"), time.time()
         matched = status in p["status_code"] and isinstance(data, dict) and all(
             data.get(k) == v for k, v in p["expect_json"].items())
         now = time.monotonic()
@@ -215,6 +225,7 @@ def main():
 
     result = dict(changed=False, matched=matched, status=status, content=body[:4000], attempts=attempts,
                   elapsed_seconds=round(time.monotonic() - started, 2),
+                  started_at=round(started_at, 3), answered_at=round(answered_at, 3),
                   msg=("answered as expected" if matched else
                        "no expected answer within %s s; the last: %s%s" % (
                            p["timeout"], answer_view(status, data, p["expect_json"], edge),

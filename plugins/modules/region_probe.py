@@ -75,6 +75,13 @@ databases:
   returned: always
   type: dict
   sample: {"lomash-auth-prod": "available"}
+endpoints:
+  description:
+    - Each instance asked for that is there and has an endpoint, with its address and port (an endpoint's name
+      does not change when a read replica is promoted, so a failover can point its Secrets at it at once).
+  returned: always
+  type: dict
+  sample: {"lomash-auth-dr": {"address": "lomash-auth-dr.abc.eu-west-2.rds.amazonaws.com", "port": 5432}}
 error:
   description: Why the region did not answer.
   returned: always
@@ -144,7 +151,7 @@ def main():
     deadline = started + module.params["timeout"]
     query = dict(Filters=[dict(Name="db-instance-id", Values=names)]) if names else dict(MaxRecords=20)
     identity = _ask_identity(module, counter) if module.params["caller_identity"] else None
-    answered, error, databases = False, "", {}
+    answered, error, databases, endpoints = False, "", {}, {}
     for attempt in range(ATTEMPTS):
         try:
             # Each attempt may wait only what is left of the timeout: nothing waits on the region longer.
@@ -153,6 +160,8 @@ def main():
             answered, error = True, ""
             status = {d["DBInstanceIdentifier"]: d["DBInstanceStatus"] for d in found}
             databases = {n: status.get(n, "missing") for n in names}
+            endpoints = {d["DBInstanceIdentifier"]: dict(address=d["Endpoint"]["Address"], port=d["Endpoint"]["Port"])
+                         for d in found if d.get("Endpoint", {}).get("Address") and (not names or d["DBInstanceIdentifier"] in names)}
             break
         except Exception as exc:  # pylint: disable=broad-except
             # Any failure (503, timeout, no route, throttling) means the same here: it did not answer,
@@ -173,7 +182,7 @@ def main():
             module.fail_json(msg="Could not check the credentials in %s (sts:GetCallerIdentity): %s"
                                  % (module.params["region"], identity.get("error")),
                              api_calls=counter.as_dict(), retries=counter.retries())
-    module.exit_json(changed=False, answered=answered, error=error, databases=databases, caller=caller,
+    module.exit_json(changed=False, answered=answered, error=error, databases=databases, endpoints=endpoints, caller=caller,
                      available=answered and all(s == "available" for s in databases.values()),
                      seconds=round(time.monotonic() - started, 2), api_calls=counter.as_dict(), retries=counter.retries())
 

@@ -32,6 +32,11 @@ options:
     description: The files' mode, in octal.
     type: str
     default: "0644"
+  show:
+    description:
+      - One of I(files) whose content is returned as C(shown), a list of its lines, for a task after it to print
+        (the report's Markdown, without rendering it a second time).
+    type: str
 extends_documentation_fragment:
   - lomashwood.multiregion.attributes
 attributes:
@@ -54,7 +59,13 @@ EXAMPLES = r"""
     files:
       failover-20261206T031500Z.json: "{{ dr_report | to_nice_json }}\n"
       failover-20261206T031500Z.md: "{{ lookup('ansible.builtin.template', 'report.md.j2') }}"
+    show: failover-20261206T031500Z.md
   check_mode: false
+  register: report
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ report.shown }}"
 """
 
 RETURN = r"""
@@ -64,6 +75,11 @@ paths:
   type: list
   elements: str
   sample: ["reports/failover-20261206T031500Z.json", "reports/failover-20261206T031500Z.md"]
+shown:
+  description: The lines of the file named by I(show).
+  returned: with I(show)
+  type: list
+  elements: str
 written_by:
   description: C(controller) when the files were written directly, C(copy) when through the file and copy modules.
   returned: unless in check mode

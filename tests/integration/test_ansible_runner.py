@@ -27,7 +27,7 @@ ansible_runner = pytest.importorskip("ansible_runner")
 
 # The report's steps and changes of a failover with eu-west-1 down, as test_failover_playbook.py
 # expects them of the ansible-playbook run.
-STEPS = ["preflight", "declare", "repoint_services", "scale_services", "promote_databases",
+STEPS = ["preflight", "repoint_services", "declare", "scale_services", "promote_databases",
          "redis", "stripe_webhook", "scale_databases", "dns", "verify"]
 CHANGED = ["repoint_services", "scale_services", "promote_databases", "redis", "scale_databases", "dns"]
 # What the job needs from its environment, and AWX would inject (credentials, the endpoints).

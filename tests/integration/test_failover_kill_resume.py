@@ -37,9 +37,10 @@ from .test_rds_promote_batch import REPLICAS, all_promoted
 
 FULL = os.environ.get("LOMASHWOOD_FULL") == "1"
 # Kill points: a task banner (role, the start of the task's name), the kill 0.5 s after it shows.
-STEPS = [("declare", "Compose the declaration"), ("promote_databases", "Promote the read replicas at once"),
+STEPS = [("declare", "Record when the declaration was made"), ("promote_databases", "Promote the read replicas at once"),
          ("redis", "Start a fresh session Redis"), ("repoint_services", "Write the endpoints"),
-         ("scale_services", "Scale the standby services up"), ("promote_databases", "Waiting for the promotions"),
+         ("scale_services", "Scale the standby services up"), ("scale_services", "Waiting for the rollouts"),
+         ("promote_databases", "Waiting for the promotions"),
          ("scale_databases", "Scale the promoted databases"), ("redis", "Wait for the session Redis"),
          ("stripe_webhook", "Record the start"), ("dns", "Move the name in one change"),
          ("verify", "Wait until the name answers")]

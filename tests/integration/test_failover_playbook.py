@@ -105,8 +105,10 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
     assert "Waiting for the promotions" in proc.stdout  # the operator sees what it waits for
     # ... and, while it waits, what is done and what is pending, never an alarming retry counter
     assert "FAILED - RETRYING" not in proc.stdout
-    assert re.search(r"^databases: [0-7]/8 in production shape, pending: .*\(modifying, db.t3.medium -> db.r6g.large pending\)"
-                     r".*; \d+s so far$", proc.stdout, re.M), [line for line in proc.stdout.splitlines() if "so far" in line]
+    # (which wait lasts long enough to print depends on the machine: the rollouts, the promotions, the class
+    # changes and DNS run beside one another; each line's form is tested with its module)
+    assert re.search(r"^[\w ]+: \d+/\d+ [^;]*; \d+s so far$", proc.stdout, re.M), \
+        [line for line in proc.stdout.splitlines() if "so far" in line]
     assert re.search(r"^step promote_databases: changed in [\d.]+ s \(run ", proc.stdout, re.M)
     # step 3: every standby service at 3 ready replicas
     for d in world.apps.list_namespaced_deployment(NAMESPACE).items:
@@ -120,7 +122,7 @@ def test_failover_with_the_primary_region_down(platform, tmp_path):
         assert values["DB_PASSWORD"]  # the rest of the Secret is kept
     report = _report(tmp_path)
     # The Secrets are written before the scale-up, so the pods start on them: no restart round.
-    assert [s["step"] for s in report["steps"]] == ["preflight", "declare", "repoint_services", "scale_services", "promote_databases",
+    assert [s["step"] for s in report["steps"]] == ["preflight", "repoint_services", "declare", "scale_services", "promote_databases",
                                                     "redis", "stripe_webhook", "scale_databases", "dns", "verify"]
     step = {s["step"]: s for s in report["steps"]}
     assert step["stripe_webhook"]["outcome"] == "ok" and step["stripe_webhook"]["detail"]["reason"].startswith("no change: the webhook uses the global domain")

@@ -3,6 +3,7 @@
 import pytest
 import urllib3
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.parsers import ResponseParserError
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.aws import TransientRetry
 
@@ -60,6 +61,14 @@ def test_a_closed_connection_is_tried_again_like_a_throttle():
     retry = TransientRetry.jittered_backoff(retries=4, delay=0)
     call = _failing(_closed(), _client_error("Throttling"), _closed())
     assert retry(call)() == "ok" and call.calls == 4
+
+
+def test_an_unreadable_answer_is_tried_again():
+    # Seen in CI: the emulator answered a DeleteDBInstance with an HTML 500 page; botocore raised as it parsed it.
+    unreadable = ResponseParserError("Unable to parse response (syntax error: line 1, column 0), invalid XML received. "
+                                     "Further retries may succeed:\nb'<!doctype html>...500 Internal Server Error'")
+    call = _failing(unreadable, _closed())
+    assert TransientRetry.jittered_backoff(retries=4, delay=0)(call)() == "ok" and call.calls == 3
 
 
 @pytest.mark.parametrize("error", [
