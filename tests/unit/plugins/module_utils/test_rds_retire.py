@@ -135,6 +135,17 @@ def test_calls_per_action():
     assert all(p.get("DeleteAutomatedBackups") in (None, False) for _n, p in rds.calls)
 
 
+@pytest.mark.parametrize("left,failed", [([], False), ([{"DBInstanceIdentifier": "b", "DBInstanceStatus": "deleting"}], False),
+                                          ([{"DBInstanceIdentifier": "b", "DBInstanceStatus": "available"}], True)])
+def test_a_delete_whose_answer_was_lost_is_judged_by_what_is_left(left, failed):
+    # The emulator once answered a DeleteDBInstance that it had carried out with a 500 (and its retry found no instance).
+    def delete(**kw):
+        raise RuntimeError("500 Internal Server Error")
+    rds = fake_client("rds", delete_db_instance=delete, describe_db_instances=lambda **kw: {"DBInstances": left})
+    errors = core.start_retirements(rds, [core.Step("b", "b-final-x", "snapshot-and-delete", True)], 4)
+    assert (list(errors) == ["b"]) is failed and "500" in str(errors.get("b", "500"))
+
+
 def test_observe_is_one_describe_of_each_kind():
     instance = {"DBInstanceIdentifier": "a", "DBInstanceStatus": "available", "DbiResourceId": "db-A"}
     snapshot = {"DBSnapshotIdentifier": "a-final-x", "Status": "available", "DBInstanceIdentifier": "a", "DbiResourceId": "db-A"}
