@@ -135,8 +135,11 @@ def test_calls_per_action():
     assert all(p.get("DeleteAutomatedBackups") in (None, False) for _n, p in rds.calls)
 
 
-@pytest.mark.parametrize("left,failed", [([], False), ([{"DBInstanceIdentifier": "b", "DBInstanceStatus": "deleting"}], False),
-                                          ([{"DBInstanceIdentifier": "b", "DBInstanceStatus": "available"}], True)])
+@pytest.mark.parametrize("left,failed", [
+    ([], False),
+    ([{"DBInstanceIdentifier": "b", "DBInstanceStatus": "deleting"}], False),
+    ([{"DBInstanceIdentifier": "b", "DBInstanceStatus": "available"}], True),
+])
 def test_a_delete_whose_answer_was_lost_is_judged_by_what_is_left(left, failed):
     # The emulator once answered a DeleteDBInstance that it had carried out with a 500 (and its retry found no instance).
     def delete(**kw):
