@@ -160,8 +160,9 @@ def main():
             answered, error = True, ""
             status = {d["DBInstanceIdentifier"]: d["DBInstanceStatus"] for d in found}
             databases = {n: status.get(n, "missing") for n in names}
+            # `found` holds only the instances asked for (the query's filter), or any when none was named.
             endpoints = {d["DBInstanceIdentifier"]: dict(address=d["Endpoint"]["Address"], port=d["Endpoint"]["Port"])
-                         for d in found if d.get("Endpoint", {}).get("Address") and (not names or d["DBInstanceIdentifier"] in names)}
+                         for d in found if d.get("Endpoint", {}).get("Address")}
             break
         except Exception as exc:  # pylint: disable=broad-except
             # Any failure (503, timeout, no route, throttling) means the same here: it did not answer,
