@@ -486,6 +486,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", help="results file (default bench/results/runbook.md; - prints only)")
     parser.add_argument("--keep", metavar="DIR", help="copy each run's task timeline (JSON lines) and report here")
+    parser.add_argument("--only", choices=("failover",), help="run only the failover (a quicker look; no failback)")
     args = parser.parse_args()
     global KEEP_DIR
     if args.keep:
@@ -500,7 +501,7 @@ def main():
     for n in range(1, args.rounds + 1):
         k8s = fresh_round(world, run_dir, kubeconfig)
         incident = "BENCH-" + uuid.uuid4().hex[:8]
-        for op, extra in (("failover", {}), ("failback", {"dr_failback_delete_old_primaries": True})):
+        for op, extra in (("failover", {}), ("failback", {"dr_failback_delete_old_primaries": True}))[:1 if args.only else 2]:
             if op == "failback":
                 world.region_up("eu-west-1")
             run = run_playbook(world, k8s, op, incident, extra)

@@ -13,7 +13,8 @@ module_defaults for it), started in a thread of its own, so the task lasts as lo
 
 from __future__ import annotations
 
-import concurrent.futures
+import os
+import signal
 import threading
 import time
 
@@ -36,10 +37,10 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
-    def _bad_reads(self, reads):
+    def _bad_reads(self, reads, gate):
         if not isinstance(reads, dict) or not reads:
             return ["reads: a mapping of a name to {module, args} is required, got %r" % (reads,)]
-        problems = []
+        problems = [] if gate is None or gate in reads else ["gate: %r is not one of the reads (%s)" % (gate, ", ".join(reads))]
         for name, read in reads.items():
             if not isinstance(read, dict) or set(read) - {"module", "args"}:
                 problems.append("reads.%s: {module, args} is required, got %r" % (name, read))
@@ -53,14 +54,22 @@ class ActionModule(ActionBase):
         return problems
 
     # Ansible's own work for a module run (templating, loading plugins, building the payload) is not
-    # made for threads: it runs under this lock, one read at a time; only the module's process, where
-    # a read waits on the network, runs at the same time as the others'.
+    # made for threads: it runs under this lock, one read at a time, in the order of the reads (the gate
+    # first; the reads that wait longest should come early); only the module's process, where a read
+    # waits on the network, runs at the same time as the others'.
     _serial = threading.Lock()
     _in_read = threading.local()
 
-    def _read(self, module, args, task_vars):
+    def _read(self, module, args, task_vars, turns=None, turn=0):
         name = COLLECTION + module
+        if turns is not None:
+            with turns["next"]:
+                turns["next"].wait_for(lambda: turns["at"] == turn)
         with self._serial:
+            if turns is not None:
+                with turns["next"]:
+                    turns["at"] += 1
+                    turns["next"].notify_all()
             self._in_read.active = True
             try:
                 args = _apply_action_arg_defaults(name, self._task, dict(args), self._templar)
@@ -81,29 +90,97 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # no effect since ansible-core 2.x; kept in the signature
-        reads = self._task.args.get("reads")
-        problems = self._bad_reads(reads) + ["%s: unknown option" % key for key in self._task.args if key != "reads"]
+        reads, gate = self._task.args.get("reads"), self._task.args.get("gate")
+        problems = self._bad_reads(reads, gate) + [
+            "%s: unknown option" % key for key in self._task.args if key not in ("reads", "gate")]
         if problems:
             raise AnsibleActionFail("; ".join(problems))
         # Every read in check mode: nothing changes, whatever the play's mode.
         self._task.check_mode = True
         modules = {name: str(read["module"]).replace(COLLECTION, "") for name, read in reads.items()}
-        # Threads share the connection: with pipelining each run is one process fed on stdin; without
-        # it a run makes and removes a remote temporary directory the connection holds, so they go in turn.
-        workers = len(reads) if self._is_pipelining_enabled("new") else 1
         started = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {name: pool.submit(self._read, modules[name], reads[name].get("args") or {}, task_vars)
-                       for name in reads}
-            results = {}
-            for name, future in futures.items():
-                try:
-                    results[name] = future.result()
-                except Exception as exc:  # pylint: disable=broad-except
-                    results[name] = {"failed": True, "msg": "%s: %s" % (type(exc).__name__, exc)}
+        results, stopped = self._run_reads(reads, modules, gate, task_vars)
         failed = [name for name in reads if results[name].get("failed")]
         result.update(results=results, changed=False, elapsed_seconds=round(time.monotonic() - started, 2))
+        if stopped:
+            result.update(stopped_by=gate)
         if failed:
             result.update(failed=True, msg="; ".join(
                 "%s (%s): %s" % (name, modules[name], results[name].get("msg", "failed")) for name in failed))
         return result
+
+    def _run_reads(self, reads, modules, gate, task_vars):
+        """Each read in a thread of its own (in turn, the gate first, without pipelining: threads share the
+        connection, and without pipelining a run makes and removes a remote temporary directory the connection
+        holds). Returns (results, whether the gate stopped the others)."""
+        results, done = {}, threading.Condition()
+
+        order = sorted(reads, key=lambda name: name != gate)
+        turns = {"at": 0, "next": threading.Condition()}
+
+        def run_one(name, threaded=True):
+            try:
+                outcome = self._read(modules[name], reads[name].get("args") or {}, task_vars,
+                                     turns if threaded else None, order.index(name))
+            except Exception as exc:  # pylint: disable=broad-except
+                outcome = {"failed": True, "msg": "%s: %s" % (type(exc).__name__, exc)}
+            with done:
+                results[name] = outcome
+                done.notify_all()
+
+        if not self._is_pipelining_enabled("new"):
+            for name in order:
+                run_one(name, threaded=False)
+                if name == gate and not _answered(results[name]):
+                    return dict(results, **{other: _not_waited_for(gate) for other in order[1:]}), True
+            return results, False
+        # Daemon threads: a read the gate stopped is not waited for when the worker ends.
+        for name in order:
+            threading.Thread(target=run_one, args=(name,), daemon=True).start()
+        with done:
+            while len(results) < len(reads):
+                if gate in results and not _answered(results[gate]):
+                    break
+                done.wait()
+            if len(results) == len(reads):
+                return dict(results), False
+            waiting = [name for name in reads if name not in results]
+        _end_children()
+        return dict(results, **{name: _not_waited_for(gate) for name in waiting}), True
+
+
+def _answered(result):
+    return not result.get("failed") and result.get("answered", True) is not False
+
+
+def _not_waited_for(gate):
+    return {"skipped": True, "changed": False,
+            "msg": "not waited for: %s did not answer (read_together's gate), so this read was stopped" % gate}
+
+
+def _end_children():
+    """End the processes this worker started for the reads still running (each with what it started),
+    as Ansible ends a module whose task timed out. Where /proc cannot be read, they are left to end on
+    their own: a read changes nothing."""
+    try:
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
+                        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+                        parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+    except OSError:
+        return
+    tree, frontier = [], [os.getpid()]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        tree += children
+        frontier = children
+    for pid in tree:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass

@@ -24,6 +24,11 @@ description:
     The reads run in threads when the connection pipelines (the collection's C(ansible.cfg) sets
     C(pipelining)); without pipelining they run one after another.
   - Fails when any read fails, naming each one that failed and its message; the results are returned all the same.
+  - >-
+    With I(gate), one read (a region probe) decides whether the others are worth waiting for: when it ends without an
+    answer (C(answered) false) or fails, the reads still running are stopped at once (their processes ended: a read
+    changes nothing) and returned as skipped, so a region that does not answer is refused in the time of one brief
+    probe, not after the SDK's retries of every other read on it.
 options:
   reads:
     description:
@@ -42,6 +47,13 @@ options:
         description: The module's arguments.
         type: dict
         default: {}
+  gate:
+    description:
+      - >-
+        The name of one of I(reads) whose result decides whether the others are waited for; when it has C(answered)
+        false, or fails, the others still running are stopped, and returned as skipped with a message naming the gate.
+      - Without pipelining, the gate runs first and the others only once it answered.
+    type: str
 extends_documentation_fragment:
   - lomashwood.multiregion.attributes
 attributes:
@@ -78,6 +90,18 @@ EXAMPLES = r"""
           standby: {region: eu-west-2, alb: lomash-wood-alb-euw2}
   register: reads
 
+- name: Probe the standby and read its replicas' lag beside it; refuse at once if the standby does not answer
+  lomashwood.multiregion.read_together:
+    reads:
+      standby:
+        module: region_probe
+        args: {region: eu-west-2, timeout: 3}
+      rpo:
+        module: rds_promote_batch
+        args: {region: eu-west-2, db_instance_identifiers: [lomash-auth-prod-replica], max_replica_lag_seconds: 300}
+    gate: standby
+  register: standby_reads
+
 - name: Use one read's result as that module's own task would have registered it
   ansible.builtin.debug:
     msg: "{{ reads.results.dns.status.serving_region }}"
@@ -89,6 +113,11 @@ results:
   returned: always
   type: dict
   sample: {"standby": {"answered": true, "changed": false}, "dns": {"status": {"serving_region": "eu-west-2"}}}
+stopped_by:
+  description: The I(gate), when its result stopped the other reads.
+  returned: when the gate stopped the others
+  type: str
+  sample: standby
 elapsed_seconds:
   description: How long the reads took together, in seconds (about the slowest one's time).
   returned: always

@@ -36,6 +36,9 @@ ACTION_MODULES = {
     # this collection's wait for an async job: async_status once per poll, the job started by async_wrapper
     "job_wait": ("ansible.legacy.async_wrapper", "ansible.legacy.async_status"),
     "uri": ("ansible.legacy.uri",),
+    # the modules this collection's playbooks read together (preflight's reads), built ahead in that order
+    "read_together": tuple("lomashwood.multiregion." + name
+                           for name in ("region_probe", "route53_failover", "rds_promote_batch", "k8s_secrets")),
 }
 # Run by the strategy itself, no module (their files in ansible.modules are documentation).
 NO_MODULE = {"meta", "include_tasks", "import_tasks", "include_role", "import_role", "import_playbook"}
@@ -69,12 +72,19 @@ def _modules_run_by(action, collections=None):
     return [action] if _RUNS_ITSELF[action] else []
 
 
-def play_modules(play):
+def play_modules(play, with_roles=False):
     """The module names the play's tasks run, in the order they come (static tasks and imported roles),
-    and the roles the play names (imported, or included by name)."""
+    and the roles the play names (imported, or included by name). with_roles: each role's task files'
+    modules too (role_modules: what it includes at run time), where the play first names the role."""
     from ansible.playbook.block import Block  # pylint: disable=import-outside-toplevel
 
     names, roles = [], []
+
+    def met(role):
+        if role not in roles:
+            roles.append(role)
+            if with_roles:
+                names.extend(role_modules([role]))
 
     def walk(block):
         for part in (block.block, block.rescue, block.always):
@@ -82,12 +92,12 @@ def play_modules(play):
                 if isinstance(item, Block):
                     walk(item)
                     continue
-                names.extend(_modules_run_by(item.action, item.collections))
                 role = getattr(item, "_role", None)
-                if role is not None and role.get_name() not in roles:
-                    roles.append(role.get_name())
+                if role is not None:
+                    met(role.get_name())
+                names.extend(_modules_run_by(item.action, item.collections))
                 if _short(item.action or "") in ("include_role", "import_role") and isinstance(item.args.get("name"), str):
-                    roles.append(item.args["name"])
+                    met(item.args["name"])
 
     for block in play.compile():
         walk(block)
@@ -146,9 +156,10 @@ def _run(play, parent):
     local_tmp = C.DEFAULT_LOCAL_TMP
     compression = C.config.get_config_value("DEFAULT_MODULE_COMPRESSION")
     templar = Templar(loader=DataLoader())
-    names, roles = play_modules(play)
+    # Each role's run-time includes (preflight's checks, a step's tasks_from) where the play first reaches it.
+    names, _roles = play_modules(play, with_roles=True)
     seen = set()
-    for name in names + role_modules(roles):
+    for name in names:
         if name in seen:
             continue
         seen.add(name)

@@ -5,6 +5,7 @@ takes about as long as its slowest read, and a failed read fails the task naming
 from __future__ import annotations
 
 import json
+import time
 
 from .runner import mutating, run_module, run_playbook
 
@@ -15,10 +16,13 @@ R53 = {"mode": "status", "zone": "lomashwood.com", "record": "api.lomashwood.com
        "standby": {"region": "eu-west-2", "alb": "lomash-wood-alb-euw2"}}
 
 
-def together(tmp_path, reads):
+def together(tmp_path, reads, gate=None):
     out = tmp_path / "result.json"
+    extra = {"reads": reads, "result_file": str(out)}
+    if gate:
+        extra["gate"] = gate
     proc = run_playbook("tests/integration/playbooks/read_together.yml", inventory="localhost,",
-                        extra_vars={"reads": reads, "result_file": str(out)}, timeout=120)
+                        extra_vars=extra, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return json.loads(out.read_text())
 
@@ -59,9 +63,42 @@ def test_a_failed_read_fails_the_task_naming_it_and_the_others_are_kept(world, t
     assert result["results"]["dns"]["status"]["serving_region"] == "eu-west-1"
 
 
+def test_a_gate_that_does_not_answer_stops_the_other_reads_at_once(world, tmp_path):
+    """The standby down: its brief probe ends without an answer, and the RPO read on the same region (the SDK's
+    retries of a 503: over a minute) is stopped then, its process ended, and returned as skipped."""
+    world.region_down("eu-west-2")
+    started = time.monotonic()
+    result = together(tmp_path, {
+        "rpo": {"module": "rds_promote_batch", "args": {"db_instance_identifiers": REPLICAS, "max_replica_lag_seconds": 300}},
+        "standby": {"module": "region_probe", "args": {"db_instance_identifiers": REPLICAS, "timeout": 3}},
+    }, gate="standby")
+    took = time.monotonic() - started
+    assert not result.get("failed") and result["stopped_by"] == "standby", result
+    assert result["results"]["standby"]["answered"] is False, result
+    rpo = result["results"]["rpo"]
+    assert rpo["skipped"] and "standby did not answer" in rpo["msg"], rpo
+    assert took < 20, took
+    # Stopped, not left running: its next retries (1 s, then 2 s, 4 s later) never reach the region.
+    before = world.calls()["by_region"].get("eu-west-2", 0)
+    time.sleep(5)
+    assert world.calls()["by_region"].get("eu-west-2", 0) == before, world.calls()
+
+
+def test_a_gate_that_answers_waits_for_every_read(world, tmp_path):
+    result = together(tmp_path, {
+        "standby": {"module": "region_probe", "args": {"db_instance_identifiers": REPLICAS}},
+        "dns": {"module": "route53_failover", "args": R53},
+    }, gate="standby")
+    assert not result.get("failed") and "stopped_by" not in result, result
+    assert result["results"]["dns"]["status"]["serving_region"] == "eu-west-1", result
+
+
 def test_bad_reads_are_named_before_anything_runs(world, tmp_path):
     world.reset_calls()
     result = together(tmp_path, {"x": {"module": "amazon.aws.rds_instance", "args": {}}, "y": {"module": "region_probe", "args": "no"}})
     assert result["failed"] and "reads.x.module: 'amazon.aws.rds_instance' is not one of" in result["msg"], result
     assert "reads.y.args: a mapping is required, got 'no'" in result["msg"]
+    assert world.calls()["total"] == 0
+    result = together(tmp_path, {"standby": {"module": "region_probe", "args": {}}}, gate="stanby")
+    assert result["failed"] and "gate: 'stanby' is not one of the reads (standby)" in result["msg"], result
     assert world.calls()["total"] == 0

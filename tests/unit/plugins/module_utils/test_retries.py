@@ -169,3 +169,21 @@ def test_the_report_adds_up_the_modules_retries_once_each():
 
     assert retries_of(Vars(variables), sorted(variables) + ["dr_broken", "dr_missing"]) == {
         "total": 4, "by_operation": {"DescribeDBInstances": 1, "PATCH deployments/scale": 1, "PromoteReadReplica": 2}}
+
+
+def test_the_report_reads_the_results_as_stored_without_templating_the_others():
+    """ansible-core's hostvars view templates each variable read through it; the stored ones (its _vars) are read
+    as they are: a registered result needs no templating, and a template elsewhere is never rendered."""
+
+    class HostVarsView:
+        def __init__(self, stored):
+            self._vars = stored
+
+        def __getitem__(self, key):
+            raise AssertionError("templated %s" % key)
+
+    stored = {"dr_promote_status": {"retries": {"PromoteReadReplica": 2}},
+              "dr_caller": "{{ lookup('pipe', 'exit 1') }}",  # would fail if it were rendered
+              "dr_lock": {"retries": {"PutParameter": 1}}}
+    assert retries_of(HostVarsView(stored), sorted(stored) + ["dr_missing"]) == {
+        "total": 3, "by_operation": {"PromoteReadReplica": 2, "PutParameter": 1}}

@@ -54,8 +54,23 @@ def test_the_modules_a_play_runs_in_order_and_its_roles(tmp_path):
 def test_the_modules_a_roles_task_files_name():
     """The dns role's task files run route53_failover; its included files are read too, not only main.yml."""
     names = payload_cache.role_modules(["lomashwood.multiregion.dns", "no.such.role", "not_a_collection_role"])
-    assert set(names) == {"lomashwood.multiregion.route53_failover"}
+    # route53_failover's own tasks, and the reads its status read makes together (read_together)
+    assert set(names) == {"lomashwood.multiregion." + name
+                          for name in ("route53_failover", "region_probe", "rds_promote_batch", "k8s_secrets")}
     assert "lomashwood.multiregion.rds_retire_batch" in payload_cache.role_modules(["lomashwood.multiregion.restore_standby"])
+
+
+def test_a_roles_run_time_modules_come_where_the_play_first_reaches_the_role(tmp_path):
+    """What a role includes at run time (a task file named by a variable) is built where the role comes, not
+    after the whole play's static tasks: preflight's reads before the promotions' modules."""
+    play = _play(tmp_path, textwrap.dedent("""        - ansible.builtin.include_role: {name: lomashwood.multiregion.dns, tasks_from: status}
+        - lomashwood.multiregion.rds_modify_batch: {instances: []}
+        """))
+    names, roles = payload_cache.play_modules(play, with_roles=True)
+    assert names.index("lomashwood.multiregion.route53_failover") < names.index("lomashwood.multiregion.rds_modify_batch")
+    assert "lomashwood.multiregion.region_probe" in names[:4], names  # what status.yml reads together
+    assert roles == ["lomashwood.multiregion.dns"]
+    assert payload_cache.play_modules(play)[0] == ["lomashwood.multiregion.rds_modify_batch"]
 
 
 def test_build_puts_the_payload_in_the_runs_cache():
