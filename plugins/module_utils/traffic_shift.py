@@ -126,7 +126,7 @@ def plan_shift(status_result, percents, to_region, primary_region, standby_regio
 
 
 def _uri_answer(result, base_url):
-    """One ansible.builtin.uri loop result as {url, status, region, error}."""
+    """One ansible.builtin.uri loop result (or a route53_failover gate answer) as {url, status, region, error}."""
     url = result.get("url") or (base_url.rstrip("/") + str(result.get("item", "")))
     body = result.get("json") if isinstance(result.get("json"), dict) else {}
     status = result.get("status", -1)
@@ -141,7 +141,7 @@ def shift_gate(status_result, uri_results, to_region, base_url=""):
     (status_result: route53_failover mode=status); each must be healthy. A region whose record
     has no check has nothing to read here (recorded as such); the /health gate still holds.
     health: each path asked of to_region directly (uri_results: an ansible.builtin.uri loop's
-    results) must answer 200 with that region.
+    results, or route53_failover's gate_answers, the same shape) must answer 200 with that region.
     """
     records = status_result.get("records") or {}
     health = status_result.get("health") or {}

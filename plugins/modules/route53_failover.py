@@ -131,6 +131,25 @@ options:
         gate are one run. Not in check mode.
     type: float
     default: 0
+  gate_urls:
+    description:
+      - >-
+        With I(mode=weighted), I(mode=failover) or I(mode=failback), after the change and the hold (I(hold_seconds)),
+        each URL is asked once (C(GET)), all at once and beside the health checks' read, and every answer is returned
+        in C(gate_answers): a traffic shift step's health gate (the region's own C(/health)) in the same run as its
+        weights and its soak. An answer that is not 200, or no answer, does not fail the module: the caller judges
+        the gate. Not in check mode.
+    type: list
+    elements: str
+    default: []
+  gate_timeout:
+    description: Seconds each of I(gate_urls) may take to answer.
+    type: float
+    default: 10
+  gate_validate_certs:
+    description: Whether the TLS certificates of I(gate_urls) are checked.
+    type: bool
+    default: true
   health_checks:
     description: With I(mode=health_checks), the checks to ensure, each found by its C(Name) tag.
     type: list
@@ -281,6 +300,14 @@ status_before:
   returned: when mode is failover or failback
   type: dict
   sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
+gate_answers:
+  description:
+    - With I(gate_urls), each URL's answer, in their order, in the shape of an M(ansible.builtin.uri) result
+      (C(url), C(status), C(-1) when nothing answered, C(json) when the body is JSON, C(msg)).
+  returned: when gate_urls is given, not in check mode
+  type: list
+  elements: dict
+  sample: [{"url": "https://euw1.api.lomashwood.com/health", "status": 200, "json": {"region": "eu-west-1"}, "msg": "OK"}]
 health:
   description: In I(mode=status) (and after I(hold_seconds)), each health check of the records, by id, as Route 53's checkers see it.
   returned: when mode is status, or after hold_seconds
@@ -300,8 +327,12 @@ health_check_ids:
   type: dict
 """
 
+import concurrent.futures
+import json
 import time
 
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible.module_utils.urls import open_url
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
@@ -401,6 +432,12 @@ class RecordMove(_Dns):
             problems.append("weights: only used with mode=weighted, got mode=%s" % p["mode"])
         if not 0 <= (p["hold_seconds"] or 0) <= 3600:
             problems.append("hold_seconds: between 0 and 3600, got %s" % p["hold_seconds"])
+        problems.extend("gate_urls: %r is not an http(s) URL" % url for url in p["gate_urls"] or []
+                        if not str(url).startswith(("http://", "https://")))
+        if p["gate_urls"] and p["mode"] == "status":
+            problems.append("gate_urls: only used with a change (mode weighted, failover or failback), got mode=status")
+        if not 0 < p["gate_timeout"] <= 300:
+            problems.append("gate_timeout: more than 0 and at most 300, got %s" % p["gate_timeout"])
         return problems
 
     def observe(self):
@@ -506,16 +543,23 @@ class RecordMove(_Dns):
             out["status_before"] = before
         if held is not None:
             out.update(health=self.health, held_seconds=held)
+            if self.params["gate_urls"]:
+                out["gate_answers"] = self.gate_answers
         return out
 
     def _hold(self, records):
-        """The soak after a move, then the records' health checks as Route 53's checkers see them now."""
+        """The soak after a move, then the records' health checks as Route 53's checkers see them now, and the
+        gate's URLs asked at the same time."""
         seconds = self.params["hold_seconds"] or 0
-        if seconds <= 0:
+        urls = self.params["gate_urls"] or []
+        if seconds <= 0 and not urls:
             return None
         started = time.monotonic()
         time.sleep(seconds)
-        self.health = self._read_health(records)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(urls) + 1) as pool:
+            asked = [pool.submit(_ask, url, self.params["gate_timeout"], self.params["gate_validate_certs"]) for url in urls]
+            self.health = self._read_health(records)
+            self.gate_answers = [answer.result() for answer in asked]
         return round(time.monotonic() - started, 2)
 
 
@@ -573,6 +617,28 @@ def _ints(weights):
     return {k: int(v) if isinstance(v, str) and v.strip().isdigit() else v for k, v in (weights or {}).items()}
 
 
+def _ask(url, timeout, validate_certs):
+    """One GET of a gate URL, as an ansible.builtin.uri result would hold it: {url, status, json, msg}."""
+    try:
+        response = open_url(url, method="GET", timeout=timeout, validate_certs=validate_certs,
+                            headers={"Accept": "application/json"})
+        status, body, msg = response.getcode(), response.read(), "OK"
+    except HTTPError as exc:
+        try:
+            body = exc.read()
+        except Exception:  # pylint: disable=broad-except
+            body = b""
+        status, msg = exc.code, "HTTP Error %s: %s" % (exc.code, exc.reason)
+    except Exception as exc:  # pylint: disable=broad-except
+        # No answer (refused, timed out, TLS): uri's status -1, with why.
+        return dict(url=url, status=-1, json=None, msg="Request failed: %s" % exc)
+    try:
+        parsed = json.loads(body.decode("utf-8"))
+    except ValueError:
+        parsed = None
+    return dict(url=url, status=status, json=parsed, msg=msg)
+
+
 def main():
     argument_spec = dict(
         mode=dict(type="str", required=True, choices=list(RECORD_MODES) + ["health_checks"]),
@@ -589,6 +655,9 @@ def main():
         primary_call_timeout=dict(type="float", default=5),
         ask_primary=dict(type="bool", default=True),
         hold_seconds=dict(type="float", default=0),
+        gate_urls=dict(type="list", elements="str", default=[]),
+        gate_timeout=dict(type="float", default=10),
+        gate_validate_certs=dict(type="bool", default=True),
         health_checks=dict(type="list", elements="dict", options=dict(
             name=dict(type="str", required=True),
             target=dict(type="str", choices=["primary", "standby"]),

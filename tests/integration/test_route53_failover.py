@@ -182,6 +182,8 @@ def test_health_checks_are_ensured_and_updated_in_place(world):
     (dict(zone="Z0000000000NOSUCH"), "zone: no hosted zone with id 'Z0000000000NOSUCH'"),
     (dict(record="apl.lomashwood.com"), "record: no A or CNAME records named 'apl.lomashwood.com' in zone 'lomashwood.com'"),
     (dict(hold_seconds=-1), "hold_seconds: between 0 and 3600, got -1"),
+    (dict(gate_urls=["euw1.example/health"]), "gate_urls: 'euw1.example/health' is not an http(s) URL"),
+    (dict(gate_urls=["http://127.0.0.1:9/health"], gate_timeout=0), "gate_timeout: more than 0 and at most 300, got 0"),
 ])
 def test_bad_input_is_named_and_nothing_changes(world, args, needle):
     before = records(world)
@@ -231,3 +233,22 @@ def test_a_hold_after_the_move_then_the_health_checks_as_they_are_then(world):
     assert not again["changed"] and again["health"][check_id]["healthy"] is True
     plain = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}))
     assert "held_seconds" not in plain and "health" not in plain
+
+
+def test_the_gate_urls_are_asked_after_the_hold_beside_the_health_checks(world):
+    """gate_urls: a shift step's own health gate in the same run: each URL's answer, in order, as uri returns it
+    (200 with the region's JSON; a refused connection is status -1, and fails nothing)."""
+    check_id = world.info["route53"]["health_checks"]["api_gateway"]
+    home = world.regional_urls()["eu-west-1"].rstrip("/")
+    urls = [home + "/health", home + "/no-such-path", "http://127.0.0.1:9/health"]
+    res = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}, hold_seconds=0.2,
+                                  gate_urls=urls, gate_timeout=5))
+    assert not res["failed"], res["msg"]
+    answers = res["gate_answers"]
+    assert [a["url"] for a in answers] == urls
+    assert answers[0]["status"] == 200 and answers[0]["json"]["region"] == "eu-west-1", answers[0]
+    assert answers[1]["status"] == 404, answers[1]
+    assert answers[2]["status"] == -1 and "Request failed" in answers[2]["msg"], answers[2]
+    assert res["health"][check_id]["healthy"] is True and res["held_seconds"] >= 0.2
+    plain = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}))
+    assert "gate_answers" not in plain
