@@ -73,3 +73,14 @@ def test_path_shortfall_skips_what_it_cannot_read():
     steps = FAILOVER + [{"step": "dns", "started": "x", "ended": 3}, {"step": "verify"}]
     assert path_shortfall(steps, REAL_TIMES, 30) == 234 + 596 + 57
     assert path_shortfall([], REAL_TIMES, 30) == 0 and path_shortfall(None, {}, None) == 0
+
+
+def test_batch_endpoints_only_when_every_instance_has_one():
+    from ansible_collections.lomashwood.multiregion.plugins.filter.runbook import batch_endpoints
+    done = {"results": [{"name": "lomash-auth-prod", "address": "auth.euw1.rds", "port": 5432, "action": "create"},
+                        {"name": "lomash-orders-prod", "address": "orders.euw1.rds", "port": 5433}]}
+    assert batch_endpoints(done) == {"lomash-auth-prod": {"address": "auth.euw1.rds", "port": 5432},
+                                     "lomash-orders-prod": {"address": "orders.euw1.rds", "port": 5433}}
+    # check mode, or one still without an endpoint: nothing, so that the step reads them itself
+    assert batch_endpoints({"results": [dict(done["results"][0]), {"name": "lomash-orders-prod", "address": None}]}) == {}
+    assert batch_endpoints({"skipped": True}) == {} and batch_endpoints({}) == {} and batch_endpoints({"results": []}) == {}
