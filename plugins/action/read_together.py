@@ -28,7 +28,9 @@ COLLECTION = "lomashwood.multiregion."
 # plugin of their own doing more than printing progress.
 READERS = ("region_probe", "route53_failover", "k8s_secrets", "rds_promote_batch", "rds_modify_batch",
            "rds_replica_batch", "rds_retire_batch", "eks_scale_services", "eks_nodegroup_scale",
-           "elasticache_redis", "s3_crr_sync", "failover_capabilities")
+           "elasticache_redis", "s3_crr_sync", "failover_capabilities",
+           # amazon.aws's info modules, by their FQCN: they only read
+           "amazon.aws.aws_caller_info", "amazon.aws.rds_instance_info")
 
 
 class ActionModule(ActionBase):
@@ -61,7 +63,7 @@ class ActionModule(ActionBase):
     _in_read = threading.local()
 
     def _read(self, module, args, task_vars, turns=None, turn=0):
-        name = COLLECTION + module
+        name = module if "." in module else COLLECTION + module
         if turns is not None:
             with turns["next"]:
                 turns["next"].wait_for(lambda: turns["at"] == turn)

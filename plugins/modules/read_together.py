@@ -40,7 +40,8 @@ options:
         description:
           - The module, by its short name or this collection's FQCN. One of C(region_probe), C(route53_failover),
             C(k8s_secrets), C(rds_promote_batch), C(rds_modify_batch), C(rds_replica_batch), C(rds_retire_batch),
-            C(eks_scale_services), C(eks_nodegroup_scale), C(elasticache_redis), C(s3_crr_sync), C(failover_capabilities).
+            C(eks_scale_services), C(eks_nodegroup_scale), C(elasticache_redis), C(s3_crr_sync), C(failover_capabilities),
+            or, by their FQCN, M(amazon.aws.aws_caller_info) and M(amazon.aws.rds_instance_info).
         type: str
         required: true
       args:

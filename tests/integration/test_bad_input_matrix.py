@@ -204,6 +204,9 @@ CASES = [
       "%s (of %s)" % (REPLICAS[3], REPLICAS[3].replace("-replica", "")),
       "%s (of %s) are still a read replica of eu-west-1" % (REPLICAS[-1], REPLICAS[-1].replace("-replica", "")),
       "Finish the failover first", "Nothing was changed"], half_failed_over),
+    # the home region still down: its probe is the gate of preflight's reads, the refusal comes at once
+    ("failback: the home region still down", "playbook", "playbooks/failback.yml", {},
+     ["Refusing to fail back: eu-west-1 does not answer", "Nothing was changed"], primary_down),
     ("dns drill: unknown service", "k8s-playbook", "playbooks/dns_drill.yml", {"dr_drill_services": ["ghost-gateway"]},
      ["'ghost-gateway'"], None),
 ]

@@ -56,7 +56,8 @@ def test_the_modules_a_roles_task_files_name():
     names = payload_cache.role_modules(["lomashwood.multiregion.dns", "no.such.role", "not_a_collection_role"])
     # route53_failover's own tasks, and the reads its status read makes together (read_together)
     assert set(names) == {"lomashwood.multiregion." + name
-                          for name in ("route53_failover", "region_probe", "rds_promote_batch", "k8s_secrets")}
+                          for name in ("route53_failover", "region_probe", "rds_promote_batch", "k8s_secrets")} | {
+                              "amazon.aws.aws_caller_info", "amazon.aws.rds_instance_info"}
     assert "lomashwood.multiregion.rds_retire_batch" in payload_cache.role_modules(["lomashwood.multiregion.restore_standby"])
 
 
