@@ -37,9 +37,9 @@ ACTION_MODULES = {
     "job_wait": ("ansible.legacy.async_wrapper", "ansible.legacy.async_status"),
     "uri": ("ansible.legacy.uri",),
     # the modules this collection's playbooks read together (preflight's reads), built ahead in that order
-    "read_together": tuple("lomashwood.multiregion." + name
-                           for name in ("region_probe", "route53_failover", "rds_promote_batch", "k8s_secrets"))
-                     + ("amazon.aws.aws_caller_info", "amazon.aws.rds_instance_info"),
+    "read_together": tuple(["lomashwood.multiregion." + name
+                            for name in ("region_probe", "route53_failover", "rds_promote_batch", "k8s_secrets")]
+                           + ["amazon.aws.aws_caller_info", "amazon.aws.rds_instance_info"]),
 }
 # Run by the strategy itself, no module (their files in ansible.modules are documentation).
 NO_MODULE = {"meta", "include_tasks", "import_tasks", "include_role", "import_role", "import_playbook"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 
 from tests.world import snapshot
 
@@ -68,6 +69,8 @@ def test_failover_then_failback_returns_home(platform, tmp_path):  # noqa: F811
     report = _report(tmp_path, "failback")
     steps = [s["step"] for s in report["steps"]]
     assert steps[:3] == ["preflight", "declare", "rebuild_databases"], steps
+    # who ran it: the credentials' check, read beside the home region's probe
+    assert re.fullmatch(r"\d{12}", report["steps"][0]["detail"]["account"]), report["steps"][0]["detail"]
     shift = next(s for s in report["steps"] if s["step"] == "traffic_shift")
     assert shift["outcome"] == "changed", shift  # traffic came home by weights, not on its own
     after = _shape(world)
