@@ -16,13 +16,13 @@ R53 = {"mode": "status", "zone": "lomashwood.com", "record": "api.lomashwood.com
        "standby": {"region": "eu-west-2", "alb": "lomash-wood-alb-euw2"}}
 
 
-def together(tmp_path, reads, gate=None):
+def together(tmp_path, reads, gate=None, env=None):
     out = tmp_path / "result.json"
     extra = {"reads": reads, "result_file": str(out)}
     if gate:
         extra["gate"] = gate
     proc = run_playbook("tests/integration/playbooks/read_together.yml", inventory="localhost,",
-                        extra_vars=extra, timeout=120)
+                        extra_vars=extra, timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return json.loads(out.read_text())
 
@@ -82,6 +82,20 @@ def test_a_gate_that_does_not_answer_stops_the_other_reads_at_once(world, tmp_pa
     before = world.calls()["by_region"].get("eu-west-2", 0)
     time.sleep(5)
     assert world.calls()["by_region"].get("eu-west-2", 0) == before, world.calls()
+
+
+def test_without_pipelining_the_gate_runs_first_and_alone_when_it_does_not_answer(world, tmp_path):
+    """Without pipelining the reads run one after another: the gate first, and nothing after a gate without an answer."""
+    world.region_down("eu-west-2")
+    world.reset_calls()
+    result = together(tmp_path, {
+        "rpo": {"module": "rds_promote_batch", "args": {"db_instance_identifiers": REPLICAS, "max_replica_lag_seconds": 300}},
+        "standby": {"module": "region_probe", "args": {"db_instance_identifiers": REPLICAS, "timeout": 3}},
+    }, gate="standby", env={"ANSIBLE_PIPELINING": "False"})
+    assert not result.get("failed") and result["stopped_by"] == "standby", result
+    assert result["results"]["rpo"]["skipped"], result
+    asked = world.calls()["by_region"].get("eu-west-2", {})
+    assert 1 <= asked.get("rds:DescribeDBInstances", 0) <= 3, asked  # the probe's asks only: the RPO read never ran
 
 
 def test_a_gate_that_answers_waits_for_every_read(world, tmp_path):
