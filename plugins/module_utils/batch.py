@@ -396,11 +396,12 @@ def run_batch(adapter, options, counter, clock=time.monotonic, sleep=time.sleep)
     return finish(plan, after, done)
 
 
-def execute(module, adapter_factory, counter, minimums=None):
+def execute(module, adapter_factory, counter, minimums=None, flow=run_batch):
     """main()'s body for every module: check the numeric options, build the adapter, run the flow.
 
     adapter_factory(module) builds the adapter (and its clients); a BatchError there or in the
-    flow refuses the run, naming every bad value, before anything changed.
+    flow refuses the run, naming every bad value, before anything changed. flow(adapter, options,
+    counter): run_batch, or a module's own sequence of batches over the same adapter.
     """
     problems = check_minimums(module.params, minimums)
     if problems:
@@ -408,7 +409,7 @@ def execute(module, adapter_factory, counter, minimums=None):
     adapter = Adapter()
     try:
         adapter = adapter_factory(module)
-        result = run_batch(adapter, BatchOptions(module.params, module.check_mode, module._diff), counter)  # pylint: disable=protected-access
+        result = flow(adapter, BatchOptions(module.params, module.check_mode, module._diff), counter)  # pylint: disable=protected-access
     except BatchError as exc:
         module.fail_json(msg="%s: %s" % (adapter.refusal, exc), problems=exc.problems, changed=False,
                          api_calls=counter.as_dict(), retries=counter.retries())

@@ -18,6 +18,11 @@ so a failed gate rolls back by sending them.
 
 from __future__ import annotations
 
+import time
+
+# The names shift_problems gives each input: the traffic_shift role's variables by default.
+ROLE_NAMES = dict(weights="dr_shift_weights", to="dr_shift_to_region", urls="dr_shift_health_urls")
+
 
 def _as_int(value):
     """An int from a list given on the command line ('10' is 10); anything else is returned as is."""
@@ -30,32 +35,34 @@ def _is_percent(value):
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
 
 
-def shift_problems(percents, to_region, regions, health_urls):
+def shift_problems(percents, to_region, regions, health_urls, names=None):
     """Problems with the shift asked for, each naming the variable and the value; [] when it is fine.
 
     percents: percent of the traffic to to_region at each step, rising, ending at 100 (the restore
     of failover routing follows the last step). regions: the two regions (primary, standby).
     health_urls: {region: base URL} reaching each region directly (not through the weighted name).
+    names: what each input is called where it was given (ROLE_NAMES: the role's variables).
     """
+    names = names or ROLE_NAMES
     problems = []
     if to_region not in regions:
-        problems.append("dr_shift_to_region: %r is not one of the two regions (%s)" % (to_region, ", ".join(regions)))
+        problems.append("%s: %r is not one of the two regions (%s)" % (names["to"], to_region, ", ".join(regions)))
     if not isinstance(percents, (list, tuple)) or not percents:
-        problems.append("dr_shift_weights: give a list of percentages, for example [10, 50, 100]; got %r" % (percents,))
+        problems.append("%s: give a list of percentages, for example [10, 50, 100]; got %r" % (names["weights"], percents))
         return problems
     values = [_as_int(p) for p in percents]
     bad = [p for p in values if not _is_percent(p)]
     for value in bad:
-        problems.append("dr_shift_weights: %r is not a percentage from 1 to 100" % (value,))
+        problems.append("%s: %r is not a percentage from 1 to 100" % (names["weights"], value))
     if not bad:
         if any(b <= a for a, b in zip(values, values[1:])):
-            problems.append("dr_shift_weights: %s must rise at every step" % (values,))
+            problems.append("%s: %s must rise at every step" % (names["weights"], values))
         if values[-1] != 100:
-            problems.append("dr_shift_weights: %s must end at 100 (all the traffic on %s, then failover routing)"
-                            % (values, to_region))
+            problems.append("%s: %s must end at 100 (all the traffic on %s, then failover routing)"
+                            % (names["weights"], values, to_region))
     if to_region in regions and not (health_urls or {}).get(to_region):
-        problems.append("dr_shift_health_urls: no URL for %s (its /health is asked directly at every gate, "
-                        "not through the weighted name)" % to_region)
+        problems.append("%s: no URL for %s (its /health is asked directly at every gate, "
+                        "not through the weighted name)" % (names["urls"], to_region))
     return problems
 
 
@@ -171,3 +178,78 @@ def shift_gate(status_result, uri_results, to_region, base_url=""):
     return dict(ok=not reasons, reasons=reasons,
                 route53=dict(checks=checks, note=None if checks else "no health check on %s's record" % to_region),
                 health=answers)
+
+
+def stopped_message(step, to_region, gate):
+    """Why the shift stopped at a step whose gate failed, and what it was rolled back to."""
+    kinds = []
+    for reason in gate["reasons"]:
+        kind = reason.split(":", 1)[0]
+        if kind not in kinds:
+            kinds.append(kind)
+    return ("Traffic shift stopped at step %s of %s (%s%% to %s): the %s gate failed - %s. Rolled back to %s."
+            % (step["step"], step["of"], step["percent"], to_region, " and ".join(kinds), "; ".join(gate["reasons"]),
+               describe_args(step["previous"])))
+
+
+def _first(result):
+    return (result.get("results") or [{}])[0]
+
+
+def run_shift(plan, move, to_region, check_mode=False, steps=None, clock=time.monotonic):
+    """The shift a plan (plan_shift) lays out, step by step; returns (steps, failure).
+
+    move(label, args, gated) makes one route53_failover move (args: {mode, weights}; gated: hold,
+    then read the health checks and ask the gate's URLs) and returns its result. Each step sets its
+    weights and holds; its gate (shift_gate) must pass, or what was there before the step is put
+    back and the shift stops: failure is then {msg, reason}, else None. After the last step,
+    failover routing with to_region as PRIMARY. steps (a list, filled as it goes, so a caller that
+    sees an exception still has the steps done) records each step as the report shows it.
+    """
+    steps = [] if steps is None else steps
+    if plan["done"]:
+        return steps, None
+    for step in plan["steps"]:
+        if step["skip"] is not None:
+            steps.append(dict(step=step["step"], percent=step["percent"], weights=step["weights"], outcome="skipped",
+                              reason=step["skip"], gate=None, change_id=None, seconds={}))
+            continue
+        started = clock()
+        args = {"mode": "weighted", "weights": step["weights"]}
+        label = "step %s of %s, %s%% to %s (%s)" % (step["step"], step["of"], step["percent"], to_region, describe_args(args))
+        result = move(label, args, True)
+        gate = (dict(ok=True, reasons=[], checked=False) if check_mode
+                else shift_gate(result, result.get("gate_answers") or [], to_region))
+        entry = dict(step=step["step"], percent=step["percent"], weights=step["weights"],
+                     outcome="planned" if check_mode else ("changed" if result.get("changed") else "ok"),
+                     gate=None if check_mode else gate, rolled_back_to=None, rollback_change_id=None,
+                     change_id=_first(result).get("change_id"),
+                     seconds=dict(insync=_first(result).get("seconds"), soak=result.get("held_seconds") or 0))
+        steps.append(entry)
+        if not gate["ok"]:
+            back = move("roll back step %s to %s" % (step["step"], describe_args(step["previous"])), step["previous"], False)
+            entry.update(outcome="rolled_back", rolled_back_to=step["previous"],
+                         rollback_change_id=_first(back).get("change_id"))
+            entry["seconds"]["total"] = round(clock() - started, 2)
+            return steps, dict(msg=stopped_message(step, to_region, gate),
+                               reason="gate failed at step %s: %s" % (step["step"], "; ".join(gate["reasons"])))
+        entry["seconds"]["total"] = round(clock() - started, 2)
+    result = move("failover routing, %s PRIMARY (%s)" % (to_region, plan["restore"]["mode"]), plan["restore"], False)
+    steps.append(dict(step="restore", percent=100, weights=None,
+                      outcome="planned" if check_mode else ("changed" if result.get("changed") else "ok"),
+                      routing="failover, %s PRIMARY" % to_region, gate=None, change_id=_first(result).get("change_id"),
+                      seconds=dict(insync=_first(result).get("seconds"))))
+    return steps, None
+
+
+def shift_outcome(plan, steps, failure, percents, to_region, check_mode=False):
+    """The shift as one report step: (outcome, reason)."""
+    if failure:
+        return "failed", failure["reason"]
+    if plan["done"]:
+        return "skipped", plan["reason"]
+    if check_mode:
+        return "skipped", "check mode: nothing moved"
+    return ("changed" if any(s["outcome"] == "changed" for s in steps) else "ok",
+            "traffic shifted %s %% to %s, then failover routing with %s as PRIMARY"
+            % (" -> ".join(str(_as_int(p)) for p in percents), to_region, to_region))

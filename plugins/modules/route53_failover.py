@@ -22,6 +22,13 @@ description:
     fails, which during a real outage would send traffic to the region that is down.
   - I(mode=weighted) writes weighted records with the given weight per region (a failback's
     10, 50, 100 percent shift). Converting between failover and weighted records is one atomic change.
+  - I(mode=shift) is a failback's whole traffic shift in one run - read the records, then for each of
+    I(shift_weights) the weighted records with that share to I(shift_to), C(INSYNC), a hold of I(hold_seconds),
+    and a health gate (the health checks of I(shift_to)'s records healthy as Route 53's checkers see them, and
+    each of I(gate_urls) answering 200 from I(shift_to)); a failed gate puts back what was there before the step
+    and fails, naming the step, the gate and why. After the last step (100), failover records with I(shift_to)
+    as PRIMARY. A rerun resumes from the weights in place (never moving traffic back on the way), and changes
+    nothing once done. Each step is returned in C(steps).
   - I(mode=health_checks) ensures the health checks given (by C(Name) tag) exist with that configuration.
   - Targets are given as an ALB's name or ARN and its region, and are resolved to the ALB's DNS name and
     canonical hosted zone. All changes of one run go in one C(ChangeBatch) (C(DELETE) of the records as
@@ -40,7 +47,7 @@ options:
     description: What to do; see the description.
     type: str
     required: true
-    choices: [status, failover, failback, weighted, health_checks]
+    choices: [status, failover, failback, weighted, shift, health_checks]
   zone:
     description: The hosted zone, by name (C(lomashwood.com)) or id.
     type: str
@@ -122,13 +129,21 @@ options:
       - With I(mode=health_checks), which needs the ALB's DNS name, C(false) is refused.
     type: bool
     default: true
+  shift_weights:
+    description:
+      - With I(mode=shift), the percentage of the traffic sent to I(shift_to) at each step, rising, ending at 100.
+    type: list
+    elements: raw
+  shift_to:
+    description: With I(mode=shift), the region the traffic moves to (one of I(primary) and I(standby)).
+    type: str
   hold_seconds:
     description:
       - >-
         With I(mode=weighted), I(mode=failover) or I(mode=failback), once the change is C(INSYNC) (or
         nothing needed changing), hold this long, then read the records' health checks (returned in
         C(health), and C(status) answers with them), so a traffic shift step's soak and its Route 53
-        gate are one run. Not in check mode.
+        gate are one run. With I(mode=shift), each step's soak before its gate. Not in check mode.
     type: float
     default: 0
   gate_urls:
@@ -138,7 +153,7 @@ options:
         each URL is asked once (C(GET)), all at once and beside the health checks' read, and every answer is returned
         in C(gate_answers): a traffic shift step's health gate (the region's own C(/health)) in the same run as its
         weights and its soak. An answer that is not 200, or no answer, does not fail the module: the caller judges
-        the gate. Not in check mode.
+        the gate. With I(mode=shift), each step's gate (required). Not in check mode.
     type: list
     elements: str
     default: []
@@ -245,6 +260,22 @@ EXAMPLES = r"""
     alias: false
     ttl: 60
 
+- name: Failback - the traffic back to eu-west-1 by 10, 50, 100 percent, each step held 5 minutes behind its gate
+  lomashwood.multiregion.route53_failover:
+    mode: shift
+    zone: lomashwood.com
+    record: api.lomashwood.com
+    primary: {region: eu-west-1, alb: lomash-wood-alb-euw1}
+    standby: {region: eu-west-2, alb: lomash-wood-alb-euw2}
+    shift_weights: [10, 50, 100]
+    shift_to: eu-west-1
+    hold_seconds: 300
+    gate_urls: [https://euw1.api.lomashwood.com/health]
+    alias: false
+    ttl: 60
+    wait_timeout: 3600
+  register: shift
+
 - name: The platform's health checks
   lomashwood.multiregion.route53_failover:
     mode: health_checks
@@ -308,6 +339,25 @@ gate_answers:
   type: list
   elements: dict
   sample: [{"url": "https://euw1.api.lomashwood.com/health", "status": 200, "json": {"region": "eu-west-1"}, "msg": "OK"}]
+steps:
+  description:
+    - With I(mode=shift), each step - its C(step) (a number, or C(restore) for the failover routing after the last),
+      C(percent), C(weights), C(outcome) (C(changed), C(ok), C(skipped) when a resumed shift is past it, C(planned)
+      in check mode, C(rolled_back) when its gate failed), C(gate) (C(ok), C(reasons), C(route53), C(health)),
+      C(change_id), C(rolled_back_to), C(rollback_change_id) and C(seconds) (C(insync), C(soak), C(total)).
+  returned: when mode is shift
+  type: list
+  elements: dict
+  sample: [{"step": 1, "percent": 10, "weights": {"eu-west-1": 10, "eu-west-2": 90}, "outcome": "changed",
+            "gate": {"ok": true, "reasons": []}, "change_id": "C2682N5HXP0BZ4", "seconds": {"insync": 61.0, "soak": 300.0, "total": 362.4}}]
+outcome:
+  description:
+    - With I(mode=shift), the shift as one report step - C(changed), C(ok), C(skipped) (nothing to shift, or check
+      mode) or C(failed) - and C(reason) says why, C(start) what it started from (C(shape), C(weights) or
+      C(primary_role_region)).
+  returned: when mode is shift
+  type: str
+  sample: changed
 health:
   description: In I(mode=status) (and after I(hold_seconds)), each health check of the records, by id, as Route 53's checkers see it.
   returned: when mode is status, or after hold_seconds
@@ -337,10 +387,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import route53 as core
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import traffic_shift as shift
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
-    Adapter, ApiCallCounter, BatchError, batch_argument_spec, diff_of, execute, run_concurrently)
+    Adapter, ApiCallCounter, BatchError, ModuleFailure, batch_argument_spec, diff_of, execute,
+    run_batch, run_concurrently, write_progress)
 
-RECORD_MODES = ("status", "failover", "failback", "weighted")
+RECORD_MODES = ("status", "failover", "failback", "weighted", "shift")
+SHIFT_NAMES = dict(weights="shift_weights", to="shift_to", urls="gate_urls")
 TARGET_OPTIONS = dict(region=dict(type="str", required=True), alb=dict(type="str", required=True),
                       health_check=dict(type="str"))
 
@@ -415,6 +468,13 @@ class RecordMove(_Dns):
         p = self.params
         self.name = core.fqdn(p["record"]).rstrip(".")
         self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
+        self.unreachable = None  # the targets whose region did not answer, once resolved
+
+    def begin(self, params, label):
+        """Another move in the same run (mode=shift): its own arguments and progress label; the zone and the
+        targets are resolved once."""
+        self.params, self.progress_what = params, "%s: DNS change" % label
+        self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
 
     def input_problems(self):
         p = self.params
@@ -434,6 +494,9 @@ class RecordMove(_Dns):
             problems.append("hold_seconds: between 0 and 3600, got %s" % p["hold_seconds"])
         problems.extend("gate_urls: %r is not an http(s) URL" % url for url in p["gate_urls"] or []
                         if not str(url).startswith(("http://", "https://")))
+        if p["mode"] == "shift":
+            problems.extend(shift.shift_problems(p["shift_weights"], p["shift_to"], [t.region for t in self.targets],
+                                                 {p["shift_to"]: p["gate_urls"]}, names=SHIFT_NAMES))
         if p["gate_urls"] and p["mode"] == "status":
             problems.append("gate_urls: only used with a change (mode weighted, failover or failback), got mode=status")
         if not 0 < p["gate_timeout"] <= 300:
@@ -441,8 +504,12 @@ class RecordMove(_Dns):
         return problems
 
     def observe(self):
-        unreachable = self.resolve(self.input_problems())
-        self._resolve_health_check_names()
+        if self.unreachable is None:
+            self.unreachable = self.resolve(self.input_problems())
+            self._resolve_health_check_names()
+        elif self.input_problems():
+            raise BatchError(self.input_problems())
+        unreachable = self.unreachable
         self.records = core.read_records(self.route53, self.zone_id, self.name)
         resolved = [t for t in self.targets if t not in unreachable]
         problems = [p for p in (core.resolve_from_records(t, self.records, resolved) for t in unreachable) if p]
@@ -555,6 +622,9 @@ class RecordMove(_Dns):
         if seconds <= 0 and not urls:
             return None
         started = time.monotonic()
+        if seconds > 0 and self.params.get("progress_file"):
+            write_progress(self.params["progress_file"], self.progress_what, 1, [self.name], {}, 0, "INSYNC",
+                           note="holding %s s, then the gate" % seconds)
         time.sleep(seconds)
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(urls) + 1) as pool:
             asked = [pool.submit(_ask, url, self.params["gate_timeout"], self.params["gate_validate_certs"]) for url in urls]
@@ -639,6 +709,61 @@ def _ask(url, timeout, validate_certs):
     return dict(url=url, status=status, json=parsed, msg=msg)
 
 
+class WholeShift(RecordMove):
+    """mode=shift: RecordMove's moves one after another in one run (traffic_shift.run_shift lays them out)."""
+
+    refusal = "Refusing to shift traffic"
+    failure = "Failed to shift traffic"
+
+
+def run_whole_shift(adapter, options, counter):
+    """The flow of mode=shift: the records read, then each step, its gate and the failover routing after, each a
+    move of the one adapter (zone and targets resolved once). Returns the result; raises BatchError (nothing
+    changed) or ModuleFailure (with the steps done)."""
+    p, started, epoch = adapter.params, time.monotonic(), time.time()
+    if adapter.input_problems():  # before any call
+        raise BatchError(adapter.input_problems())
+    phases, steps = [], []
+
+    def move(label, args, gated):
+        params = dict(p, mode=args["mode"], weights=args.get("weights"), hold_seconds=p["hold_seconds"] if gated else 0,
+                      gate_urls=p["gate_urls"] if gated and not options.check_mode else [])
+        adapter.begin(params, label)
+        phases.append(run_batch(adapter, options, counter))
+        if phases[-1].get("diff"):  # --diff names each move: the plan of a whole shift, step by step
+            phases[-1]["diff"].update(before_header="%s, before %s" % (adapter.name, label),
+                                      after_header="%s, after %s" % (adapter.name, label))
+        return phases[-1]
+
+    status = move("read the records the shift starts from", {"mode": "status"}, False)
+    regions = {t.role: t.region for t in adapter.targets}
+    plan = shift.plan_shift(status, p["shift_weights"], p["shift_to"], regions["primary"], regions["standby"])
+    if plan["problems"]:
+        raise BatchError(plan["problems"])
+
+    def result(failure=None):
+        outcome, reason = shift.shift_outcome(plan, steps, failure, p["shift_weights"], p["shift_to"], options.check_mode)
+        last = phases[-1]
+        out = dict(changed=any(r.get("changed") for r in phases[1:]), steps=steps, outcome=outcome, reason=reason,
+                   start=plan["start"], to_region=p["shift_to"], started=round(epoch, 3),
+                   results=[r for phase in phases for r in phase["results"]], records=last["records"],
+                   status=last["status"], zone_id=last["zone_id"], targets=last["targets"],
+                   polls=sum(r.get("polls", 0) for r in phases), elapsed_seconds=round(time.monotonic() - started, 2),
+                   api_calls=counter.as_dict(), retries=counter.retries())
+        if options.diff:
+            out["diff"] = [r["diff"] for r in phases[1:] if r.get("diff")]
+        return out
+
+    try:
+        _steps, failure = shift.run_shift(plan, move, p["shift_to"], options.check_mode, steps)
+    except ModuleFailure as exc:
+        waited = {k: v for k, v in exc.result.items() if k in ("pending", "done")}
+        raise ModuleFailure(str(exc), dict(result(dict(reason=str(exc))), **waited)) from exc
+    if failure:
+        raise ModuleFailure(failure["msg"], result(failure))
+    return result()
+
+
 def main():
     argument_spec = dict(
         mode=dict(type="str", required=True, choices=list(RECORD_MODES) + ["health_checks"]),
@@ -648,6 +773,8 @@ def main():
         primary=dict(type="dict", options=TARGET_OPTIONS),
         standby=dict(type="dict", options=TARGET_OPTIONS),
         weights=dict(type="dict"),
+        shift_weights=dict(type="list", elements="raw"),
+        shift_to=dict(type="str"),
         alias=dict(type="bool", default=True),
         ttl=dict(type="int"),
         evaluate_target_health=dict(type="bool", default=True),
@@ -673,9 +800,13 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[("mode", mode, ("record", "primary", "standby")) for mode in RECORD_MODES],
+        required_if=[("mode", mode, ("record", "primary", "standby")) for mode in RECORD_MODES]
+        + [("mode", "shift", ("shift_weights", "shift_to"))],
     )
     counter = ApiCallCounter()
+    if module.params["mode"] == "shift":
+        execute(module, lambda m: WholeShift(m, counter), counter, flow=run_whole_shift)
+        return
     adapter = HealthChecks if module.params["mode"] == "health_checks" else RecordMove
     execute(module, lambda m: adapter(m, counter), counter)
 

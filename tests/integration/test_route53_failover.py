@@ -184,6 +184,11 @@ def test_health_checks_are_ensured_and_updated_in_place(world):
     (dict(hold_seconds=-1), "hold_seconds: between 0 and 3600, got -1"),
     (dict(gate_urls=["euw1.example/health"]), "gate_urls: 'euw1.example/health' is not an http(s) URL"),
     (dict(gate_urls=["http://127.0.0.1:9/health"], gate_timeout=0), "gate_timeout: more than 0 and at most 300, got 0"),
+    (dict(mode="shift", shift_weights=[50, 10], shift_to="eu-west-1", gate_urls=[]),
+     "Refusing to shift traffic: shift_weights: [50, 10] must rise at every step; shift_weights: [50, 10] must end at 100"
+     " (all the traffic on eu-west-1, then failover routing); gate_urls: no URL for eu-west-1"),
+    (dict(mode="shift", shift_weights=[10, 100], shift_to="us-east-1", gate_urls=["http://127.0.0.1:9/health"]),
+     "shift_to: 'us-east-1' is not one of the two regions (eu-west-1, eu-west-2)"),
 ])
 def test_bad_input_is_named_and_nothing_changes(world, args, needle):
     before = records(world)
@@ -252,3 +257,25 @@ def test_the_gate_urls_are_asked_after_the_hold_beside_the_health_checks(world):
     assert res["health"][check_id]["healthy"] is True and res["held_seconds"] >= 0.2
     plain = run_module(MODULE, dict(BASE, mode="weighted", weights={"eu-west-1": 10, "eu-west-2": 90}))
     assert "gate_answers" not in plain
+
+
+def test_a_whole_shift_in_one_run_from_failover_records_to_failover_records(world):
+    """mode=shift: from the records a failover leaves (eu-west-2 PRIMARY), 50 then 100 % to eu-west-1 behind their
+    gates, then failover routing with eu-west-1 PRIMARY: the records as seeded; a rerun sends nothing."""
+    world.configure(dns_propagation_seconds=0.2)
+    seeded = records(world)
+    assert not run_module(MODULE, dict(BASE, mode="failover"))["failed"]
+    world.reset_calls()
+    home = world.regional_urls()["eu-west-1"].rstrip("/") + "/health"
+    args = dict(BASE, mode="shift", shift_weights=[50, "100"], shift_to="eu-west-1", hold_seconds=0.1, gate_urls=[home])
+    res = run_module(MODULE, args)
+    assert not res["failed"], res["msg"]
+    assert records(world) == seeded and writes(world) == {"route53:ChangeResourceRecordSets": 3}
+    assert [(s["step"], s["outcome"], s["gate"] and s["gate"]["ok"]) for s in res["steps"]] == [
+        (1, "changed", True), (2, "changed", True), ("restore", "changed", None)]
+    assert res["outcome"] == "changed" and res["start"] == {"shape": "failover", "primary_role_region": "eu-west-2"}
+    assert res["changed"] is True and res["status"]["primary_role_region"] == "eu-west-1"
+    world.reset_calls()
+    again = run_module(MODULE, args)
+    assert not again["failed"] and again["changed"] is False and again["steps"] == [] and again["outcome"] == "skipped"
+    assert writes(world) == {}

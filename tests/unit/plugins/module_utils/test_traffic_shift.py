@@ -173,3 +173,79 @@ def test_a_region_whose_record_has_no_check_is_gated_by_its_health_alone():
 def test_every_path_is_gated():
     out = gate(HEALTHY, [answer(), answer(503, path="/v1/auth/health")])
     assert out["ok"] is False and len(out["reasons"]) == 1 and "/v1/auth/health answered HTTP 503" in out["reasons"][0]
+
+
+class FakeRoute53:
+    """move() for run_shift: the records after each move, the health checks as given, the gate's answers."""
+
+    def __init__(self, records, unhealthy_at=None):
+        self.records, self.unhealthy_at, self.moves = records, unhealthy_at, []
+
+    def __call__(self, label, args, gated):
+        self.moves.append((label, args, gated))
+        before = self.records
+        if args["mode"] == "weighted":
+            self.records = weighted(args["weights"]["eu-west-1"], args["weights"]["eu-west-2"])
+        else:
+            self.records = SEEDED if args["mode"] == "failback" else SWAPPED
+        sick = gated and args.get("weights", {}).get("eu-west-1") == self.unhealthy_at
+        out = dict(status_result(self.records, {"hc1": {"healthy": not sick, "checkers": 3, "checkers_healthy": 0}}),
+                   changed=before != self.records, results=[{"change_id": "C%d" % len(self.moves), "seconds": 0.5}])
+        if gated:
+            out.update(held_seconds=1.0, gate_answers=[{"url": URLS["eu-west-1"] + "/health", "status": 200,
+                                                        "json": {"region": "eu-west-1"}}])
+        return out
+
+
+def plan_from(records, percents=(10, 50, 100)):
+    return shift.plan_shift(status_result(records), list(percents), "eu-west-1", "eu-west-1", "eu-west-2")
+
+
+def test_run_shift_makes_each_step_behind_its_gate_then_failover_routing():
+    route53 = FakeRoute53(SWAPPED)
+    steps, failure = shift.run_shift(plan_from(SWAPPED), route53, "eu-west-1")
+    assert failure is None and route53.records == SEEDED
+    assert [(a["mode"], a.get("weights", {}).get("eu-west-1"), gated) for _l, a, gated in route53.moves] == [
+        ("weighted", 10, True), ("weighted", 50, True), ("weighted", 100, True), ("failback", None, False)]
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed"), (2, "changed"), (3, "changed"), ("restore", "changed")]
+    assert steps[0]["gate"]["ok"] and steps[0]["seconds"]["soak"] == 1.0 and steps[0]["change_id"] == "C1"
+    assert shift.shift_outcome(plan_from(SWAPPED), steps, failure, [10, 50, 100], "eu-west-1") == (
+        "changed", "traffic shifted 10 -> 50 -> 100 % to eu-west-1, then failover routing with eu-west-1 as PRIMARY")
+
+
+def test_run_shift_rolls_a_failed_gate_back_and_stops_saying_why():
+    route53 = FakeRoute53(SWAPPED, unhealthy_at=50)
+    steps, failure = shift.run_shift(plan_from(SWAPPED), route53, "eu-west-1")
+    assert route53.records == weighted(10, 90)  # step 1's weights put back, nothing after
+    assert [a for _l, a, _g in route53.moves][-1] == {"mode": "weighted", "weights": {"eu-west-1": 10, "eu-west-2": 90}}
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed"), (2, "rolled_back")]
+    assert steps[1]["rollback_change_id"] == "C3" and steps[1]["rolled_back_to"]["weights"] == {"eu-west-1": 10, "eu-west-2": 90}
+    assert failure["msg"] == (
+        "Traffic shift stopped at step 2 of 3 (50% to eu-west-1): the route53 gate failed - route53: health check hc1 of "
+        "eu-west-1's record (eu-west-1) is unhealthy (0 of 3 checkers healthy). Rolled back to eu-west-1=10, eu-west-2=90.")
+    assert shift.shift_outcome(plan_from(SWAPPED), steps, failure, [10, 50, 100], "eu-west-1")[0] == "failed"
+
+
+def test_run_shift_resumes_past_steps_and_plans_in_check_mode():
+    route53 = FakeRoute53(weighted(50, 50))
+    steps, failure = shift.run_shift(plan_from(weighted(50, 50)), route53, "eu-west-1", check_mode=True)
+    assert failure is None
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "skipped"), (2, "planned"), (3, "planned"), ("restore", "planned")]
+    assert steps[1]["gate"] is None
+    assert shift.shift_outcome(plan_from(weighted(50, 50)), steps, None, [10, 50, 100], "eu-west-1", True) == (
+        "skipped", "check mode: nothing moved")
+
+
+def test_run_shift_does_nothing_when_done_and_keeps_the_steps_done_when_a_move_fails():
+    route53 = FakeRoute53(SEEDED)
+    assert shift.run_shift(plan_from(SEEDED), route53, "eu-west-1") == ([], None) and route53.moves == []
+
+    def move(label, args, gated):
+        if args.get("weights", {}).get("eu-west-1") == 50:
+            raise RuntimeError("timed out waiting for INSYNC")
+        return FakeRoute53(SWAPPED)(label, args, gated)
+
+    steps = []
+    with pytest.raises(RuntimeError):
+        shift.run_shift(plan_from(SWAPPED), move, "eu-west-1", steps=steps)
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed")]
