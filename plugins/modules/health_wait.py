@@ -143,26 +143,12 @@ answered_at:
   sample: 1765031244.93
 """
 
-import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import fetch_url
 
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import http_get
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import write_progress
-
-
-def request(module, url, timeout):
-    """(status, body text, headers) of one GET; status -1 and the reason when it could not be made."""
-    resp, info = fetch_url(module, url, method="GET", timeout=timeout)
-    body = ""
-    try:
-        body = resp.read() if resp is not None else info.get("body", b"")
-    except Exception as exc:  # pylint: disable=broad-except
-        info = dict(info, msg="reading the answer failed: %s" % exc)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", errors="replace")
-    return info.get("status", -1), body or "", info
 
 
 def answer_view(status, data, expected, edge):
@@ -206,12 +192,9 @@ def main():
     attempts = 0
     while True:
         attempts += 1
-        status, body, info = request(module, p["url"], p["request_timeout"])
-        try:
-            data = json.loads(body) if body else None
-        except ValueError:
-            data = None
-        edge, answered_at = info.get("x-edge-region"), time.time()
+        answer = http_get.get(p["url"], p["request_timeout"], p["validate_certs"])
+        status, body, data = answer["status"], answer["body"], answer["json"]
+        edge, answered_at = answer["headers"].get("x-edge-region"), time.time()
         matched = status in p["status_code"] and isinstance(data, dict) and all(
             data.get(k) == v for k, v in p["expect_json"].items())
         now = time.monotonic()
@@ -229,7 +212,7 @@ def main():
                   msg=("answered as expected" if matched else
                        "no expected answer within %s s; the last: %s%s" % (
                            p["timeout"], answer_view(status, data, p["expect_json"], edge),
-                           " (%s)" % info.get("msg") if status == -1 and info.get("msg") else "")))
+                           " (%s)" % answer["msg"] if status == -1 else "")))
     if isinstance(data, dict):
         result["json"] = data
     if edge:

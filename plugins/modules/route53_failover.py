@@ -378,14 +378,11 @@ health_check_ids:
 """
 
 import concurrent.futures
-import json
 import time
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.urls import open_url
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws
+from ansible_collections.lomashwood.multiregion.plugins.module_utils import aws, http_get
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import route53 as core
 from ansible_collections.lomashwood.multiregion.plugins.module_utils import traffic_shift as shift
 from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch import (
@@ -689,24 +686,8 @@ def _ints(weights):
 
 def _ask(url, timeout, validate_certs):
     """One GET of a gate URL, as an ansible.builtin.uri result would hold it: {url, status, json, msg}."""
-    try:
-        response = open_url(url, method="GET", timeout=timeout, validate_certs=validate_certs,
-                            headers={"Accept": "application/json"})
-        status, body, msg = response.getcode(), response.read(), "OK"
-    except HTTPError as exc:
-        try:
-            body = exc.read()
-        except Exception:  # pylint: disable=broad-except
-            body = b""
-        status, msg = exc.code, "HTTP Error %s: %s" % (exc.code, exc.reason)
-    except Exception as exc:  # pylint: disable=broad-except
-        # No answer (refused, timed out, TLS): uri's status -1, with why.
-        return dict(url=url, status=-1, json=None, msg="Request failed: %s" % exc)
-    try:
-        parsed = json.loads(body.decode("utf-8"))
-    except ValueError:
-        parsed = None
-    return dict(url=url, status=status, json=parsed, msg=msg)
+    answer = http_get.get(url, timeout, validate_certs)
+    return {key: answer[key] for key in ("url", "status", "json", "msg")}
 
 
 class WholeShift(RecordMove):
