@@ -736,10 +736,14 @@ def run_whole_shift(adapter, options, counter):
         return out
 
     try:
-        _steps, failure = shift.run_shift(plan, move, p["shift_to"], options.check_mode, steps)
+        failure = shift.run_shift(plan, move, p["shift_to"], options.check_mode, steps)[1]
     except ModuleFailure as exc:
         waited = {k: v for k, v in exc.result.items() if k in ("pending", "done")}
         raise ModuleFailure(str(exc), dict(result(dict(reason=str(exc))), **waited)) from exc
+    except Exception as exc:  # pylint: disable=broad-except
+        # An API error or a refusal once the shift has begun: what was done by then is part of the answer.
+        msg = "%s at %s: %s" % (adapter.failure, adapter.progress_what.rsplit(": ", 1)[0], adapter.describe_error(exc))
+        raise ModuleFailure(msg, result(dict(reason=msg))) from exc
     if failure:
         raise ModuleFailure(failure["msg"], result(failure))
     return result()

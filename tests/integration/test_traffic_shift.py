@@ -177,6 +177,33 @@ def test_the_region_going_down_at_step_1_puts_the_failover_records_back(failed_o
     assert [s["outcome"] for s in rec["dr_shift_steps"]] == ["rolled_back"]
 
 
+def test_an_error_mid_shift_is_recorded_with_the_steps_done_then_a_rerun_resumes(failed_over, tmp_path):
+    world = failed_over
+
+    def at_10_route53_refuses_changes(state):
+        if state == W10:
+            world.fault("route53:ChangeResourceRecordSets", code="InvalidChangeBatch", count=None,
+                        message="Tried to upsert a record set that was edited meanwhile")
+
+    try:
+        with Watcher(world, at_10_route53_refuses_changes) as watch:
+            proc, rec = shift(world, tmp_path)
+    finally:
+        world.clear_faults()
+    assert proc.returncode != 0
+    out = " ".join(proc.stdout.split())
+    assert "Failed to shift traffic at step 2 of 3, 50% to eu-west-1" in out and "edited meanwhile" in out, out[-3000:]
+    assert watch.states == [SWAPPED, W10]
+    assert [(s["step"], s["outcome"]) for s in rec["dr_shift_steps"]] == [(1, "changed")]
+    assert rec["dr_steps"][-1]["outcome"] == "failed" and "step 2 of 3" in rec["dr_steps"][-1]["detail"]["reason"]
+
+    world.reset_calls()
+    proc, rec = shift(world, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert [s["outcome"] for s in rec["dr_shift_steps"]] == ["ok", "changed", "changed", "changed"]
+    assert records(world) == world.seeded_records
+
+
 def test_check_mode_shows_each_step_and_changes_nothing(failed_over, tmp_path):
     world = failed_over
     proc, rec = shift(world, tmp_path, check=True, diff=True)
