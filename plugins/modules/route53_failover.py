@@ -466,11 +466,13 @@ class RecordMove(_Dns):
         self.name = core.fqdn(p["record"]).rstrip(".")
         self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
         self.unreachable = None  # the targets whose region did not answer, once resolved
+        self.move_started = time.monotonic()
 
     def begin(self, params, label):
         """Another move in the same run (mode=shift): its own arguments and progress label; the zone and the
         targets are resolved once."""
         self.params, self.progress_what = params, "%s: DNS change" % label
+        self.move_started = time.monotonic()
         self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
 
     def input_problems(self):
@@ -620,7 +622,8 @@ class RecordMove(_Dns):
             return None
         started = time.monotonic()
         if seconds > 0 and self.params.get("progress_file"):
-            write_progress(self.params["progress_file"], self.progress_what, 1, [self.name], {}, 0, "INSYNC",
+            write_progress(self.params["progress_file"], self.progress_what, 1, [self.name], {},
+                           time.monotonic() - self.move_started, "INSYNC",
                            note="holding %s s, then the gate" % seconds)
         time.sleep(seconds)
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(urls) + 1) as pool:

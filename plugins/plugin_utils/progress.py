@@ -107,8 +107,10 @@ class ProgressPrinter:
     def update(self, progress):
         if not progress:
             return False
-        done = tuple(progress.get("done") or ())
-        state = tuple(sorted((progress.get("pending") or {}).items()))
+        # A new batch in the same run (route53_failover mode=shift's next step) shows at once, as a resource done
+        # does; a new note (a hold begins) as any other change.
+        done = (progress.get("what"), tuple(progress.get("done") or ()))
+        state = (tuple(sorted((progress.get("pending") or {}).items())), progress.get("note"))
         quiet_for = self.clock() - self.last_shown
         if not (done != self.last_done or (state != self.last_state and quiet_for >= CHANGE_GAP)
                 or quiet_for >= HEARTBEAT):

@@ -107,3 +107,22 @@ def test_run_showing_progress_raises_what_the_module_run_raised(tmp_path):
 
     with pytest.raises(RuntimeError, match="connection lost"):
         run_showing_progress(module, str(tmp_path / "none.json"), print, read_every=0.01)
+
+
+def test_printer_says_at_once_when_the_next_batch_of_a_run_begins_and_a_note_as_a_change():
+    """route53_failover mode=shift: one run, a batch per step, the same name done in each; a hold's note."""
+    clock, lines = Clock(), []
+    printer = ProgressPrinter(lines.append, clock=clock)
+
+    def step(number, done, note=None):
+        return dict(what="step %d: DNS change" % number, total=1, done=done, note=note,
+                    pending={} if done else {"api": "change PENDING"}, elapsed_seconds=0)
+
+    assert printer.update(step(1, ["api"]))
+    clock.now = 1
+    assert not printer.update(step(1, ["api"], note="holding 300 s, then the gate"))  # a change, too soon
+    clock.now = 1 + pu.CHANGE_GAP
+    assert printer.update(step(1, ["api"], note="holding 300 s, then the gate"))
+    clock.now += 1
+    assert printer.update(step(2, []))  # the next step: at once, though the name was done in the step before
+    assert lines[-1].startswith("step 2: DNS change: 0/1 done, pending: api (change PENDING)")
