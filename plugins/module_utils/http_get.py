@@ -19,21 +19,19 @@ from ansible.module_utils.urls import open_url
 def get(url, timeout, validate_certs=True):
     """{url, status, body, json, headers, msg} of one GET: status -1 (with msg saying why) when nothing
     answered; json the parsed body when it is JSON, else None; headers with lower-case names."""
-    headers = {}
     try:
         response = open_url(url, method="GET", timeout=timeout, validate_certs=validate_certs,
-                            headers={"Accept": "application/json"})
+                            headers={"Accept": "application/json"}, http_agent="ansible-httpget")
         status, msg, headers = response.getcode(), "OK", response.headers
-        body = response.read()
     except HTTPError as exc:
-        status, msg, headers = exc.code, "HTTP Error %s: %s" % (exc.code, exc.reason), exc.headers or {}
-        try:
-            body = exc.read()
-        except Exception:  # pylint: disable=broad-except
-            body = b""
+        response, status, msg, headers = exc, exc.code, "HTTP Error %s: %s" % (exc.code, exc.reason), exc.headers or {}
     except Exception as exc:  # pylint: disable=broad-except
         # No answer (refused, timed out, TLS): ansible.builtin.uri's status -1, with why.
         return dict(url=url, status=-1, body="", json=None, headers={}, msg="Request failed: %s" % exc)
+    try:
+        body = response.read()
+    except Exception as exc:  # pylint: disable=broad-except
+        body, msg = b"", "%s; reading the answer failed: %s" % (msg, exc)
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body or "")
     try:
         parsed = json.loads(text) if text else None

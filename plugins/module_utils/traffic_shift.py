@@ -196,6 +196,17 @@ def _first(result):
     return (result.get("results") or [{}])[0]
 
 
+def _moved(move, label, args, gated, entry, steps):
+    """move(...)'s result; when it raises, entry is recorded as failed (with the change sent, if any) first."""
+    try:
+        return move(label, args, gated)
+    except Exception as exc:
+        partial = getattr(exc, "result", None) or {}
+        entry.update(outcome="failed", error=str(exc), change_id=_first(partial).get("change_id"))
+        steps.append(entry)
+        raise
+
+
 def run_shift(plan, move, to_region, check_mode=False, steps=None, clock=time.monotonic):
     """The shift a plan (plan_shift) lays out, step by step; returns (steps, failure).
 
@@ -204,41 +215,53 @@ def run_shift(plan, move, to_region, check_mode=False, steps=None, clock=time.mo
     weights and holds; its gate (shift_gate) must pass, or what was there before the step is put
     back and the shift stops: failure is then {msg, reason}, else None. After the last step,
     failover routing with to_region as PRIMARY. steps (a list, filled as it goes, so a caller that
-    sees an exception still has the steps done) records each step as the report shows it.
+    sees an exception still has the steps done, and the one it was at as failed) records each step
+    as the report shows it.
     """
     steps = [] if steps is None else steps
     if plan["done"]:
         return steps, None
     for step in plan["steps"]:
+        entry = dict(step=step["step"], percent=step["percent"], weights=step["weights"])
         if step["skip"] is not None:
-            steps.append(dict(step=step["step"], percent=step["percent"], weights=step["weights"], outcome="skipped",
-                              reason=step["skip"], gate=None, change_id=None, seconds={}))
+            steps.append(dict(entry, outcome="skipped", reason=step["skip"], gate=None, change_id=None, seconds={}))
             continue
         started = clock()
         args = {"mode": "weighted", "weights": step["weights"]}
         label = "step %s of %s, %s%% to %s (%s)" % (step["step"], step["of"], step["percent"], to_region, describe_args(args))
-        result = move(label, args, True)
+        result = _moved(move, label, args, True, entry, steps)
         gate = (dict(ok=True, reasons=[], checked=False) if check_mode
                 else shift_gate(result, result.get("gate_answers") or [], to_region))
-        entry = dict(step=step["step"], percent=step["percent"], weights=step["weights"],
-                     outcome="planned" if check_mode else ("changed" if result.get("changed") else "ok"),
+        entry.update(outcome="planned" if check_mode else ("changed" if result.get("changed") else "ok"),
                      gate=None if check_mode else gate, rolled_back_to=None, rollback_change_id=None,
                      change_id=_first(result).get("change_id"),
                      seconds=dict(insync=_first(result).get("seconds"), soak=result.get("held_seconds") or 0))
         steps.append(entry)
         if not gate["ok"]:
-            back = move("roll back step %s to %s" % (step["step"], describe_args(step["previous"])), step["previous"], False)
-            entry.update(outcome="rolled_back", rolled_back_to=step["previous"],
-                         rollback_change_id=_first(back).get("change_id"))
+            failure = dict(msg=stopped_message(step, to_region, gate),
+                           reason="gate failed at step %s: %s" % (step["step"], "; ".join(gate["reasons"])))
+            try:
+                back = move("roll back step %s to %s" % (step["step"], describe_args(step["previous"])), step["previous"], False)
+            except Exception as exc:  # pylint: disable=broad-except
+                # The gate's verdict stands; what the failed rollback left is said with it.
+                entry.update(outcome="rollback_failed", rollback_error=str(exc))
+                entry["seconds"]["total"] = round(clock() - started, 2)
+                left = "; ".join("%s takes %s%%" % (region, weight) for region, weight in sorted(step["weights"].items()))
+                failure["msg"] = failure["msg"].replace(
+                    ". Rolled back to %s." % describe_args(step["previous"]),
+                    ". Rolling back to %s FAILED (%s): the records may still send %s; set them by hand or run again."
+                    % (describe_args(step["previous"]), exc, left))
+                failure["reason"] += "; rollback failed: %s" % exc
+                return steps, failure
+            entry.update(outcome="rolled_back", rolled_back_to=step["previous"], rollback_change_id=_first(back).get("change_id"))
             entry["seconds"]["total"] = round(clock() - started, 2)
-            return steps, dict(msg=stopped_message(step, to_region, gate),
-                               reason="gate failed at step %s: %s" % (step["step"], "; ".join(gate["reasons"])))
+            return steps, failure
         entry["seconds"]["total"] = round(clock() - started, 2)
-    result = move("failover routing, %s PRIMARY (%s)" % (to_region, plan["restore"]["mode"]), plan["restore"], False)
-    steps.append(dict(step="restore", percent=100, weights=None,
-                      outcome="planned" if check_mode else ("changed" if result.get("changed") else "ok"),
-                      routing="failover, %s PRIMARY" % to_region, gate=None, change_id=_first(result).get("change_id"),
-                      seconds=dict(insync=_first(result).get("seconds"))))
+    entry = dict(step="restore", percent=100, weights=None, routing="failover, %s PRIMARY" % to_region, gate=None)
+    result = _moved(move, "failover routing, %s PRIMARY (%s)" % (to_region, plan["restore"]["mode"]), plan["restore"], False,
+                    entry, steps)
+    steps.append(dict(entry, outcome="planned" if check_mode else ("changed" if result.get("changed") else "ok"),
+                      change_id=_first(result).get("change_id"), seconds=dict(insync=_first(result).get("seconds"))))
     return steps, None
 
 

@@ -207,7 +207,7 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for C(INSYNC).
+    description: Seconds to wait for C(INSYNC); with I(mode=shift), for each move's.
     type: int
     default: 300
   poll_interval:
@@ -273,7 +273,7 @@ EXAMPLES = r"""
     gate_urls: [https://euw1.api.lomashwood.com/health]
     alias: false
     ttl: 60
-    wait_timeout: 3600
+    wait_timeout: 300  # each move's wait for INSYNC
   register: shift
 
 - name: The platform's health checks
@@ -295,7 +295,7 @@ changed:
   type: bool
 plan:
   description: The change planned, with each record set to delete or create.
-  returned: always
+  returned: when mode is not shift
   type: list
   elements: dict
   sample: [{"name": "api.lomashwood.com", "action": "failover", "changes": [{"action": "DELETE", "set_identifier": "eu-west-1", "type": "CNAME"}]}]
@@ -303,6 +303,7 @@ results:
   description:
     - One entry for the name (records modes), or one per health check. C(before) and C(after) are the
       records by set identifier (type, target, region, failover or weight, ttl, health check).
+    - With I(mode=shift), one entry per move, in order (the records read, each step, a rollback, failover routing).
   returned: always
   type: list
   elements: dict
@@ -320,7 +321,7 @@ status:
   sample: {"shape": "failover", "serving_region": "eu-west-2", "weights": null, "primary_role_region": "eu-west-1", "auto_failed_over": true}
 held_seconds:
   description: With I(hold_seconds), how long the run held after the move before reading the health checks.
-  returned: when hold_seconds is more than 0, not in check mode
+  returned: when hold_seconds is more than 0, not in check mode, not in mode=shift (each step's is in C(steps))
   type: float
   sample: 300.0
 status_before:
@@ -335,16 +336,18 @@ gate_answers:
   description:
     - With I(gate_urls), each URL's answer, in their order, in the shape of an M(ansible.builtin.uri) result
       (C(url), C(status), C(-1) when nothing answered, C(json) when the body is JSON, C(msg)).
-  returned: when gate_urls is given, not in check mode
+  returned: when gate_urls is given, not in check mode, not in mode=shift (each step's gate is in C(steps))
   type: list
   elements: dict
   sample: [{"url": "https://euw1.api.lomashwood.com/health", "status": 200, "json": {"region": "eu-west-1"}, "msg": "OK"}]
 steps:
   description:
-    - With I(mode=shift), each step - its C(step) (a number, or C(restore) for the failover routing after the last),
-      C(percent), C(weights), C(outcome) (C(changed), C(ok), C(skipped) when a resumed shift is past it, C(planned)
-      in check mode, C(rolled_back) when its gate failed), C(gate) (C(ok), C(reasons), C(route53), C(health)),
-      C(change_id), C(rolled_back_to), C(rollback_change_id) and C(seconds) (C(insync), C(soak), C(total)).
+    - With I(mode=shift), each step - its C(step) (a number, or C(restore) for the failover routing after the last,
+      with C(routing)), C(percent), C(weights), C(outcome) (C(changed), C(ok), C(skipped) when a resumed shift is past it,
+      with C(reason); C(planned) in check mode; C(rolled_back) when its gate failed; C(rollback_failed) when putting
+      back failed too, with C(rollback_error); C(failed) when its move failed, with C(error)), C(gate) (C(ok),
+      C(reasons), C(route53), C(health); null in check mode), C(change_id), C(rolled_back_to), C(rollback_change_id)
+      and C(seconds) (C(insync), C(soak), C(total)).
   returned: when mode is shift
   type: list
   elements: dict
@@ -358,6 +361,24 @@ outcome:
   returned: when mode is shift
   type: str
   sample: changed
+reason:
+  description: With I(mode=shift), why the shift had the C(outcome) it had, in a sentence.
+  returned: when mode is shift
+  type: str
+  sample: traffic shifted 10 -> 50 -> 100 % to eu-west-1, then failover routing with eu-west-1 as PRIMARY
+start:
+  description: With I(mode=shift), the records the shift started from (C(shape); C(weights) or C(primary_role_region)).
+  returned: when mode is shift
+  type: dict
+  sample: {"shape": "failover", "primary_role_region": "eu-west-2"}
+to_region:
+  description: With I(mode=shift), I(shift_to).
+  returned: when mode is shift
+  type: str
+started:
+  description: With I(mode=shift), when the run started (seconds since the epoch), for the report's step.
+  returned: when mode is shift
+  type: float
 health:
   description: In I(mode=status) (and after I(hold_seconds)), each health check of the records, by id, as Route 53's checkers see it.
   returned: when mode is status, or after hold_seconds
@@ -391,6 +412,7 @@ from ansible_collections.lomashwood.multiregion.plugins.module_utils.batch impor
 
 RECORD_MODES = ("status", "failover", "failback", "weighted", "shift")
 SHIFT_NAMES = dict(weights="shift_weights", to="shift_to", urls="gate_urls")
+HOLD_PROGRESS_EVERY = 30  # seconds; the progress printer's heartbeat
 TARGET_OPTIONS = dict(region=dict(type="str", required=True), alb=dict(type="str", required=True),
                       health_check=dict(type="str"))
 
@@ -473,7 +495,7 @@ class RecordMove(_Dns):
         targets are resolved once."""
         self.params, self.progress_what = params, "%s: DNS change" % label
         self.move_started = time.monotonic()
-        self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
+        self.records, self.health, self.status, self.plan_change_id, self.gate_answers = [], {}, None, None, []
 
     def input_problems(self):
         p = self.params
@@ -506,8 +528,10 @@ class RecordMove(_Dns):
         if self.unreachable is None:
             self.unreachable = self.resolve(self.input_problems())
             self._resolve_health_check_names()
-        elif self.input_problems():
-            raise BatchError(self.input_problems())
+        else:
+            problems = self.input_problems()
+            if problems:
+                raise BatchError(problems)
         unreachable = self.unreachable
         self.records = core.read_records(self.route53, self.zone_id, self.name)
         resolved = [t for t in self.targets if t not in unreachable]
@@ -593,7 +617,8 @@ class RecordMove(_Dns):
         records = core.apply_changes(action.current, action.changes) if action.changed else action.current
         moves = self.params["mode"] in ("failover", "failback")
         before = core.status(action.current, self.health, self.targets, self.targets[0].region) if moves else None
-        held = self._hold(records) if self.params["mode"] != "status" and not check_mode else None
+        # The soak and the gate follow a move that is INSYNC (or had nothing to change), never one that timed out.
+        held = self._hold(records) if self.params["mode"] != "status" and not check_mode and action.name in done else None
         result = dict(
             name=action.name, action=action.action, changed=action.changed,
             change_id=action.change_id, status=self.status if sent else None,
@@ -621,11 +646,15 @@ class RecordMove(_Dns):
         if seconds <= 0 and not urls:
             return None
         started = time.monotonic()
-        if seconds > 0 and self.params.get("progress_file"):
-            write_progress(self.params["progress_file"], self.progress_what, 1, [self.name], {},
-                           time.monotonic() - self.move_started, "INSYNC",
-                           note="holding %s s, then the gate" % seconds)
-        time.sleep(seconds)
+        while True:  # the progress rewritten every HOLD_PROGRESS_EVERY s: how far the hold is
+            held = time.monotonic() - started
+            if held >= seconds:
+                break
+            if self.params.get("progress_file"):
+                write_progress(self.params["progress_file"], self.progress_what, 1, [self.name], {},
+                               time.monotonic() - self.move_started, "INSYNC",
+                               note="holding %d/%g s, then the gate" % (held, seconds))
+            time.sleep(min(HOLD_PROGRESS_EVERY, seconds - held))
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(urls) + 1) as pool:
             asked = [pool.submit(_ask, url, self.params["gate_timeout"], self.params["gate_validate_certs"]) for url in urls]
             self.health = self._read_health(records)
@@ -725,28 +754,32 @@ def run_whole_shift(adapter, options, counter):
     if plan["problems"]:
         raise BatchError(plan["problems"])
 
-    def result(failure=None):
+    def result(failure=None, partial=None):
+        """The module's result; partial: what a move that failed had done (a ModuleFailure's result)."""
         outcome, reason = shift.shift_outcome(plan, steps, failure, p["shift_weights"], p["shift_to"], options.check_mode)
-        last = phases[-1]
-        out = dict(changed=any(r.get("changed") for r in phases[1:]), steps=steps, outcome=outcome, reason=reason,
+        moves = phases[1:] + ([partial] if partial else [])
+        last = partial if partial and partial.get("records") is not None else phases[-1]
+        out = dict(changed=any(r.get("changed") for r in moves), steps=steps, outcome=outcome, reason=reason,
                    start=plan["start"], to_region=p["shift_to"], started=round(epoch, 3),
-                   results=[r for phase in phases for r in phase["results"]], records=last["records"],
-                   status=last["status"], zone_id=last["zone_id"], targets=last["targets"],
-                   polls=sum(r.get("polls", 0) for r in phases), elapsed_seconds=round(time.monotonic() - started, 2),
-                   api_calls=counter.as_dict(), retries=counter.retries())
+                   results=[r for move in phases[:1] + moves for r in move.get("results", [])], records=last["records"],
+                   status=last["status"], zone_id=adapter.zone_id, targets=adapter.targets_view(),
+                   polls=sum(r.get("polls", 0) for r in phases[:1] + moves),
+                   elapsed_seconds=round(time.monotonic() - started, 2), api_calls=counter.as_dict(), retries=counter.retries())
         if options.diff:
-            out["diff"] = [r["diff"] for r in phases[1:] if r.get("diff")]
+            out["diff"] = [r["diff"] for r in moves if r.get("diff")]
         return out
 
     try:
         failure = shift.run_shift(plan, move, p["shift_to"], options.check_mode, steps)[1]
-    except ModuleFailure as exc:
-        waited = {k: v for k, v in exc.result.items() if k in ("pending", "done")}
-        raise ModuleFailure(str(exc), dict(result(dict(reason=str(exc))), **waited)) from exc
     except Exception as exc:  # pylint: disable=broad-except
-        # An API error or a refusal once the shift has begun: what was done by then is part of the answer.
-        msg = "%s at %s: %s" % (adapter.failure, adapter.progress_what.rsplit(": ", 1)[0], adapter.describe_error(exc))
-        raise ModuleFailure(msg, result(dict(reason=msg))) from exc
+        # A move that failed (a timeout, an API error, a refusal) once the shift has begun: the message names the move,
+        # and what was done by then, that move's change too, is part of the answer.
+        partial = exc.result if isinstance(exc, ModuleFailure) else None
+        why = str(exc) if partial is not None else adapter.describe_error(exc)
+        msg = "%s at %s: %s" % (adapter.failure, adapter.progress_what.rsplit(": ", 1)[0], why)
+        out = result(dict(reason=msg), partial)
+        out.update({k: v for k, v in (partial or {}).items() if k in ("pending", "done")})
+        raise ModuleFailure(msg, out) from exc
     if failure:
         raise ModuleFailure(failure["msg"], result(failure))
     return result()

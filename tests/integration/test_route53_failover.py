@@ -279,3 +279,19 @@ def test_a_whole_shift_in_one_run_from_failover_records_to_failover_records(worl
     again = run_module(MODULE, args)
     assert not again["failed"] and again["changed"] is False and again["steps"] == [] and again["outcome"] == "skipped"
     assert writes(world) == {}
+
+
+def test_a_shift_whose_step_times_out_fails_at_once_naming_the_step_with_its_change_in_the_result(world):
+    """A move not INSYNC in wait_timeout: no hold, no gate; the step, its change and the records as sent are returned."""
+    assert not run_module(MODULE, dict(BASE, mode="failover"))["failed"]
+    world.configure(dns_propagation_seconds=30)
+    home = world.regional_urls()["eu-west-1"].rstrip("/") + "/health"
+    res = run_module(MODULE, dict(BASE, mode="shift", shift_weights=[10, 100], shift_to="eu-west-1", hold_seconds=60,
+                                  gate_urls=[home], wait_timeout=1))
+    assert res["failed"]
+    assert res["msg"].startswith("Failed to shift traffic at step 1 of 2, 10% to eu-west-1 (eu-west-1=10, eu-west-2=90): "
+                                 "Timed out after 1 s"), res["msg"]
+    assert res["elapsed_seconds"] < 30  # the hold (60 s) was not made
+    assert [(s["step"], s["outcome"]) for s in res["steps"]] == [(1, "failed")] and res["steps"][0]["change_id"]
+    assert res["changed"] is True and res["records"]["eu-west-1"]["weight"] == 10 and res["outcome"] == "failed"
+    assert roles(world) == {"eu-west-1": 10, "eu-west-2": 90}

@@ -194,7 +194,8 @@ def test_an_error_mid_shift_is_recorded_with_the_steps_done_then_a_rerun_resumes
     out = " ".join(proc.stdout.split())
     assert "Failed to shift traffic at step 2 of 3, 50% to eu-west-1" in out and "edited meanwhile" in out, out[-3000:]
     assert watch.states == [SWAPPED, W10]
-    assert [(s["step"], s["outcome"]) for s in rec["dr_shift_steps"]] == [(1, "changed")]
+    assert [(s["step"], s["outcome"]) for s in rec["dr_shift_steps"]] == [(1, "changed"), (2, "failed")]
+    assert "edited meanwhile" in rec["dr_shift_steps"][1]["error"] and rec["dr_shift_steps"][1]["change_id"] is None
     assert rec["dr_steps"][-1]["outcome"] == "failed" and "step 2 of 3" in rec["dr_steps"][-1]["detail"]["reason"]
 
     world.reset_calls()

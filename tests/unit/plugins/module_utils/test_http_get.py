@@ -14,7 +14,8 @@ from ansible_collections.lomashwood.multiregion.plugins.module_utils import http
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # pylint: disable=invalid-name
-        code, body = {"/health": (200, json.dumps({"region": "eu-west-1"})), "/text": (200, "plain")}.get(
+        code, body = {"/health": (200, json.dumps({"region": "eu-west-1"})), "/text": (200, "plain"),
+                      "/agent": (200, json.dumps({"agent": self.headers.get("User-Agent")}))}.get(
             self.path, (503, json.dumps({"error": "draining"})))
         self.send_response(code)
         self.send_header("X-Edge-Region", "eu-west-1")
@@ -37,6 +38,7 @@ def test_an_answer_with_json_and_its_headers(base):
     answer = http_get.get(base + "/health", 5)
     assert (answer["status"], answer["json"], answer["msg"]) == (200, {"region": "eu-west-1"}, "OK")
     assert answer["headers"]["x-edge-region"] == "eu-west-1" and answer["url"] == base + "/health"
+    assert http_get.get(base + "/agent", 5)["json"] == {"agent": "ansible-httpget"}  # as fetch_url sent it
 
 
 def test_an_error_status_keeps_its_body_and_a_body_that_is_not_json_is_text(base):

@@ -240,12 +240,32 @@ def test_run_shift_does_nothing_when_done_and_keeps_the_steps_done_when_a_move_f
     route53 = FakeRoute53(SEEDED)
     assert shift.run_shift(plan_from(SEEDED), route53, "eu-west-1") == ([], None) and route53.moves == []
 
+    class TimedOut(Exception):
+        result = {"results": [{"change_id": "C-SENT"}]}  # what the failed move had sent (a ModuleFailure's result)
+
     def move(label, args, gated):
         if args.get("weights", {}).get("eu-west-1") == 50:
-            raise RuntimeError("timed out waiting for INSYNC")
+            raise TimedOut("timed out waiting for INSYNC")
         return FakeRoute53(SWAPPED)(label, args, gated)
 
     steps = []
-    with pytest.raises(RuntimeError):
+    with pytest.raises(TimedOut):
         shift.run_shift(plan_from(SWAPPED), move, "eu-west-1", steps=steps)
-    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed")]
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed"), (2, "failed")]
+    assert steps[1]["change_id"] == "C-SENT" and steps[1]["error"] == "timed out waiting for INSYNC"
+
+
+def test_a_rollback_that_fails_still_says_the_gate_failed_and_what_the_records_may_send():
+    route53 = FakeRoute53(SWAPPED, unhealthy_at=50)
+
+    def move(label, args, gated):
+        if label.startswith("roll back"):
+            raise RuntimeError("Rate exceeded")
+        return route53(label, args, gated)
+
+    steps, failure = shift.run_shift(plan_from(SWAPPED), move, "eu-west-1")
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "changed"), (2, "rollback_failed")]
+    assert failure["msg"].startswith("Traffic shift stopped at step 2 of 3 (50% to eu-west-1): the route53 gate failed - ")
+    assert failure["msg"].endswith("Rolling back to eu-west-1=10, eu-west-2=90 FAILED (Rate exceeded): the records may still "
+                                   "send eu-west-1 takes 50%; eu-west-2 takes 50%; set them by hand or run again.")
+    assert "rollback failed: Rate exceeded" in failure["reason"]
