@@ -484,16 +484,16 @@ class RecordMove(_Dns):
 
     def __init__(self, module, counter):
         super().__init__(module, counter)
-        p = self.params
-        self.name = core.fqdn(p["record"]).rstrip(".")
-        self.records, self.health, self.status, self.plan_change_id = [], {}, None, None
+        self.name = core.fqdn(self.params["record"]).rstrip(".")
         self.unreachable = None  # the targets whose region did not answer, once resolved
-        self.move_started = time.monotonic()
+        self.begin(self.params)
 
-    def begin(self, params, label):
-        """Another move in the same run (mode=shift): its own arguments and progress label; the zone and the
-        targets are resolved once."""
-        self.params, self.progress_what = params, "%s: DNS change" % label
+    def begin(self, params, label=None):
+        """A move's own state: the run's one move, or another in the same run (mode=shift, with its arguments and
+        progress label); the zone and the targets are resolved once."""
+        self.params = params
+        if label:
+            self.progress_what = "%s: DNS change" % label
         self.move_started = time.monotonic()
         self.records, self.health, self.status, self.plan_change_id, self.gate_answers = [], {}, None, None, []
 
@@ -525,13 +525,12 @@ class RecordMove(_Dns):
         return problems
 
     def observe(self):
+        problems = self.input_problems()
         if self.unreachable is None:
-            self.unreachable = self.resolve(self.input_problems())
+            self.unreachable = self.resolve(problems)
             self._resolve_health_check_names()
-        else:
-            problems = self.input_problems()
-            if problems:
-                raise BatchError(problems)
+        elif problems:
+            raise BatchError(problems)
         unreachable = self.unreachable
         self.records = core.read_records(self.route53, self.zone_id, self.name)
         resolved = [t for t in self.targets if t not in unreachable]
@@ -734,8 +733,9 @@ def run_whole_shift(adapter, options, counter):
     move of the one adapter (zone and targets resolved once). Returns the result; raises BatchError (nothing
     changed) or ModuleFailure (with the steps done)."""
     p, started, epoch = adapter.params, time.monotonic(), time.time()
-    if adapter.input_problems():  # before any call
-        raise BatchError(adapter.input_problems())
+    problems = adapter.input_problems()
+    if problems:  # before any call
+        raise BatchError(problems)
     phases, steps = [], []
 
     def move(label, args, gated):
