@@ -1,17 +1,17 @@
-"""Benchmark (not a test): the floor of wall / critical path for the failover under ansible-playbook.
+"""Benchmark (not a test): the floor of wall / critical path under ansible-playbook, failover and failback.
 
 Run inside the loopback-only namespace with the world and both Kubernetes control planes up:
-    scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_floor [--rounds 3]
+    scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_floor [--rounds 3] [--only failover]
 
-Issue 10 asks for the failover's wall <= 1.3 x its critical path on the latency model, issue 13 for <= 1.10.
-This measures what no design run by ansible-playbook can go below, on the same world, model and machine:
+Issue 10 asks for failover.yml's and failback.yml's wall <= 1.3 x their critical paths on the latency model,
+issue 13 for the failover's <= 1.10. This measures what no design run by ansible-playbook can go below, on the
+same world, model and machine:
   - start-up: ansible-playbook running a one-task playbook (debug), process wall;
-  - the floor playbook (bench/floor/failover.yml): the three waits the model puts on the failover's critical
-    path (the promotion 4 s, the class change 3 s, DNS 1 s), one module task each, one after another, and
-    nothing else. Its critical path is those waits plus its own round trips x 30 ms (counted as
-    bench_runbook counts them), so its ratio is the least any failover playbook could show here;
-  - failover.yml itself, interleaved with it (bench_runbook's run and analysis), for comparison.
-Prints a table; --out FILE also writes it (bench/results/floor.md is the committed one).
+  - a floor playbook per runbook (bench/floor/<op>.yml): the waits the model puts on that runbook's critical
+    path, one module task each, and nothing else. Its critical path is those waits plus its own round trips
+    x 30 ms (counted as bench_runbook counts them), so its ratio is the least any such playbook could show here;
+  - the runbook itself (bench_runbook's run and analysis), interleaved with its floor, for comparison.
+Prints the tables; --out FILE also writes them (bench/results/floor.md is the committed one).
 """
 
 from __future__ import annotations
@@ -30,8 +30,15 @@ from tests.integration.runner import BIN, ROOT, ansible_env
 from tests.k8s import cluster
 from tests.world.control import World
 
-FLOOR_PLAYBOOK = "bench/floor/failover.yml"
-FLOOR_WAITS = runbook.MODEL["promotion_seconds"] + runbook.MODEL["rds_modify_seconds"] + runbook.MODEL["dns_propagation_seconds"]
+# Each playbook's floor and the waits the model puts on its critical path (bench_runbook's CRITICAL_PATH).
+FLOORS = {
+    "failover": ("bench/floor/failover.yml",
+                 runbook.MODEL["promotion_seconds"] + runbook.MODEL["rds_modify_seconds"] + runbook.MODEL["dns_propagation_seconds"]),
+    "failback": ("bench/floor/failback.yml",
+                 runbook.ROLLING_ROUNDS * runbook.POD_START_DELAY + runbook.MODEL["promotion_seconds"]
+                 + runbook.SHIFT_STEPS * (runbook.MODEL["dns_propagation_seconds"] + runbook.SOAK)
+                 + runbook.MODEL["dns_propagation_seconds"] + runbook.REDIS_DELETE),
+}
 
 
 def run_trivial():
@@ -47,11 +54,12 @@ def run_trivial():
         os.unlink(handle.name)
 
 
-def run_floor(world):
+def run_floor(world, operation):
     timeline = tempfile.mktemp(prefix="bench-floor-", suffix=".jsonl")
     env = ansible_env({"BENCH_TIMELINE": timeline, "ANSIBLE_CALLBACK_PLUGINS": runbook.CALLBACK_DIR,
                        "ANSIBLE_CALLBACKS_ENABLED": "bench_timeline"})
-    cmd = [os.path.join(BIN, "ansible-playbook"), FLOOR_PLAYBOOK, "-i", "inventories/local",
+    playbook, waits = FLOORS[operation]
+    cmd = [os.path.join(BIN, "ansible-playbook"), playbook, "-i", "inventories/local",
            "-e", json.dumps(runbook.SCALED_POLLS)]
     world.reset_calls()
     t0 = time.time()
@@ -63,81 +71,112 @@ def run_floor(world):
     tasks = runbook.timeline_tasks(timeline)
     os.unlink(timeline)
     rtt = runbook.round_trips(ops)
-    cp = FLOOR_WAITS + rtt * runbook.LATENCY
+    cp = waits + rtt * runbook.LATENCY
     modules = [t for t in tasks if t["elapsed"] is not None]
     return dict(wall=wall, cp=cp, rtt=rtt, startup=tasks[0]["start"] - t0, tail=t0 + wall - tasks[-1]["end"],
-                launch=sum(t["end"] - t["start"] - t["elapsed"] for t in modules),
-                waits_seen=sum(t["elapsed"] for t in modules), calls=sum(ops.values()))
+                launch=sum(t["end"] - t["start"] - t["elapsed"] for t in modules))
+
+
+def failed_over(world, run_dir, kubeconfig):
+    """A fresh world after failover.yml (eu-west-1 up again): where a failback starts."""
+    k8s = runbook.fresh_round(world, run_dir, kubeconfig)
+    runbook.run_playbook(world, k8s, "failover", "BENCH-" + uuid.uuid4().hex[:8], {})
+    world.region_up("eu-west-1")
+    return k8s
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", help="also write the table to this file")
+    parser.add_argument("--only", choices=sorted(FLOORS), help="one playbook (default: both)")
+    parser.add_argument("--out", help="also write the tables to this file")
     args = parser.parse_args()
     with open(os.path.join(runbook.CALLBACK_DIR, "bench_timeline.py"), "w", encoding="utf-8") as handle:
         handle.write(runbook.CALLBACK)
     kubeconfig = os.environ["KUBECONFIG"]
     run_dir = os.path.dirname(kubeconfig)
     world = World(os.environ["AWS_ENDPOINT_URL"])
-    trivial, floors, ours = [], [], []
+    operations = [args.only] if args.only else ["failover", "failback"]
+    trivial, floors, ours = [], {op: [] for op in operations}, {op: [] for op in operations}
     load_before = os.getloadavg()
     for n in range(1, args.rounds + 1):
         trivial.append(run_trivial())
-        runbook.fresh_round(world, run_dir, kubeconfig)
-        floors.append(run_floor(world))
-        k8s = runbook.fresh_round(world, run_dir, kubeconfig)
-        run = runbook.run_playbook(world, k8s, "failover", "BENCH-" + uuid.uuid4().hex[:8], {})
-        run["analysis"] = runbook.analyse(run)
-        ours.append(run)
-        f, a = floors[-1], run["analysis"]
-        print("[round %d] one-task playbook %.2f s; floor playbook %.2f s / %.2f s = %.2f; failover.yml %.2f s / %.2f s = %.2f"
-              % (n, trivial[-1], f["wall"], f["cp"], f["wall"] / f["cp"], run["wall"], a["cp"], run["wall"] / a["cp"]),
-              flush=True)
+        for op in operations:
+            # The floor and the playbook, each on a fresh world in the state the playbook starts from.
+            if op == "failover":
+                runbook.fresh_round(world, run_dir, kubeconfig)
+            else:
+                failed_over(world, run_dir, kubeconfig)
+            floors[op].append(run_floor(world, op))
+            k8s = runbook.fresh_round(world, run_dir, kubeconfig) if op == "failover" else failed_over(world, run_dir, kubeconfig)
+            extra = {"dr_failback_delete_old_primaries": True} if op == "failback" else {}
+            run = runbook.run_playbook(world, k8s, op, "BENCH-" + uuid.uuid4().hex[:8], extra)
+            run["analysis"] = runbook.analyse(run)
+            ours[op].append(run)
+            f, a = floors[op][-1], run["analysis"]
+            print("[round %d] one-task playbook %.2f s; %s floor %.2f s / %.2f s = %.2f; %s.yml %.2f s / %.2f s = %.2f"
+                  % (n, trivial[-1], op, f["wall"], f["cp"], f["wall"] / f["cp"], op, run["wall"], a["cp"],
+                     run["wall"] / a["cp"]), flush=True)
     for region in ("eu-west-1", "eu-west-2"):
         cluster.set_knobs(run_dir, region, pod_start_delay=0)
-    text = render(trivial, floors, ours, load_before, os.getloadavg())
+    text = render(args, trivial, floors, ours, load_before, os.getloadavg())
     print(text)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text)
 
 
-def render(trivial, floors, ours, load_before, load_after):
+# What each floor playbook leaves out, for the reading under its table.
+LEFT_OUT = {
+    "failover": ("three module tasks: the promotions in the background, each class change as its promotion ends "
+                 "(its launch under the promotions), then DNS", "preflight, the lock, the declaration, the scale-up, "
+                 "the Secrets, Redis, verify and the report"),
+    "failback": ("six module tasks, one after another: the stale home instances retired, the home replicas created, "
+                 "the home services' rolling restart, the promotion, the whole traffic shift, the standby's Redis "
+                 "deleted", "preflight, the lock, the declaration, the S3 copy-back, both repoints, verify (twice), "
+                 "stop writes and the drain, the standby's services, node group and replicas, and the report"),
+}
+
+
+def render(args, trivial, floors, ours, load_before, load_after):
     med = statistics.median
     lines = [
         "# The floor of wall / critical path under ansible-playbook (issues 10 and 13)", "",
-        "`scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_floor --rounds %d` "
+        "`scripts/in-netns.sh scripts/with-world.sh --k8s -- .venv/bin/python -m bench.bench_floor --rounds %d%s` "
         "(2 cores; load average %.2f before, %.2f after). Latency model as bench_runbook: promotion %.0f s, class "
-        "change %.0f s, DNS propagation %.0f s, %d ms an AWS call; the production polls at its scale (%s)."
-        % (len(floors), load_before[0], load_after[0], runbook.MODEL["promotion_seconds"], runbook.MODEL["rds_modify_seconds"],
+        "change %.0f s, pod start %.0f s, DNS propagation %.0f s, %d ms an AWS call; the production polls at the "
+        "model's scale (%s). A one-task playbook (debug) takes %.2f s (median).%s"
+        % (len(trivial), " --only " + args.only if args.only else "", load_before[0], load_after[0],
+           runbook.MODEL["promotion_seconds"], runbook.MODEL["rds_modify_seconds"], runbook.POD_START_DELAY,
            runbook.MODEL["dns_propagation_seconds"], runbook.MODEL["latency_ms"],
-           ", ".join("%s %s s" % kv for kv in runbook.SCALED_POLLS.items() if kv[0] in (
-               "dr_rds_poll_interval", "dr_rds_modify_poll_interval", "dr_dns_poll_interval"))), "",
-        "| round | one-task playbook (s) | floor playbook wall (s) | its critical path (s) | floor ratio | its start-up / "
-        "module launches / tail (s) | failover.yml wall (s) | its critical path (s) | ratio |",
-        "|---|---|---|---|---|---|---|---|---|"]
-    for n, (t, f, r) in enumerate(zip(trivial, floors, ours), 1):
-        a = r["analysis"]
-        lines.append("| %d | %.2f | %.2f | %.2f | %.2f | %.2f / %.2f / %.2f | %.2f | %.2f | %.2f |" % (
-            n, t, f["wall"], f["cp"], f["wall"] / f["cp"], f["startup"], f["launch"], f["tail"],
-            r["wall"], a["cp"], r["wall"] / a["cp"]))
-    floor_ratio = med([f["wall"] / f["cp"] for f in floors])
-    ours_ratio = med([r["wall"] / r["analysis"]["cp"] for r in ours])
-    cp = med([r["analysis"]["cp"] for r in ours])
-    floor_over = med([f["wall"] - f["cp"] for f in floors])
-    lines += [
-        "| median | %.2f | %.2f | %.2f | **%.2f** | | %.2f | %.2f | **%.2f** |" % (
-            med(trivial), med([f["wall"] for f in floors]), med([f["cp"] for f in floors]), floor_ratio,
-            med([r["wall"] for r in ours]), med([r["analysis"]["cp"] for r in ours]), ours_ratio), "",
-        "The floor playbook is three module tasks (bench/floor/failover.yml) and nothing else: its overhead "
-        "(wall - critical path, median %.2f s) is ansible-playbook's start-up (%.2f s to the first task) and exit, "
-        "the module launches on the path (the promotion's and DNS's; the class change's runs under the promotions) "
-        "and each wait's poll seeing its end at the production polls' scale. "
-        "A failover.yml ratio of 1.10 against its critical path of %.2f s leaves %.2f s for all of that and "
-        "preflight, the lock, the declaration, the scale-up, the Secrets, verify and the report; 1.3 leaves %.2f s, "
-        "of which the floor playbook's own overhead takes %.2f s, leaving %.2f s for the rest of the runbook."
-        % (floor_over, med([f["startup"] for f in floors]), cp, 0.10 * cp, 0.30 * cp, floor_over, 0.30 * cp - floor_over)]
+           ", ".join("%s %s s" % kv for kv in runbook.SCALED_POLLS.items()), med(trivial),
+           " Each round: a fresh world; the floor and the playbook each from the state the playbook starts from "
+           "(a failback's: after failover.yml, eu-west-1 up).")]
+    for op in floors:
+        fl, rs = floors[op], ours[op]
+        cp = med([r["analysis"]["cp"] for r in rs])
+        floor_over = med([f["wall"] - f["cp"] for f in fl])
+        lines += [
+            "", "## %s" % op, "",
+            "| round | floor playbook wall (s) | its critical path (s) | floor ratio | its start-up / module launches / "
+            "tail (s) | %s.yml wall (s) | its critical path (s) | ratio |" % op,
+            "|---|---|---|---|---|---|---|---|"]
+        for n, (f, r) in enumerate(zip(fl, rs), 1):
+            a = r["analysis"]
+            lines.append("| %d | %.2f | %.2f | %.2f | %.2f / %.2f / %.2f | %.2f | %.2f | %.2f |" % (
+                n, f["wall"], f["cp"], f["wall"] / f["cp"], f["startup"], f["launch"], f["tail"],
+                r["wall"], a["cp"], r["wall"] / a["cp"]))
+        lines += [
+            "| median | %.2f | %.2f | **%.2f** | | %.2f | %.2f | **%.2f** |" % (
+                med([f["wall"] for f in fl]), med([f["cp"] for f in fl]), med([f["wall"] / f["cp"] for f in fl]),
+                med([r["wall"] for r in rs]), cp, med([r["wall"] / r["analysis"]["cp"] for r in rs])), "",
+            "The floor playbook (bench/floor/%s.yml) is %s, and nothing else. Its overhead (wall - critical path, "
+            "median %.2f s) is ansible-playbook's start-up (%.2f s to the first task) and exit, the module launches "
+            "on the path and each wait's last poll. A %s.yml ratio of 1.3 against its critical path of %.2f s leaves "
+            "%.2f s of overhead, of which the floor's takes %.2f s, leaving %.2f s for %s%s."
+            % (op, LEFT_OUT[op][0], floor_over, med([f["startup"] for f in fl]), op, cp, 0.30 * cp, floor_over,
+               0.30 * cp - floor_over, LEFT_OUT[op][1],
+               "; 1.10 leaves %.2f s in all" % (0.10 * cp) if op == "failover" else "")]
     return "\n".join(lines) + "\n"
 
 
