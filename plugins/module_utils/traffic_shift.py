@@ -89,7 +89,8 @@ def plan_shift(status_result, percents, to_region, primary_region, standby_regio
     Returns {problems, done, reason, start, steps, restore, other_region}. A name already in
     failover records with to_region PRIMARY is done (a rerun changes nothing). A name already
     weighted (a run stopped half way) resumes: the steps below its current share are skipped, so
-    traffic is never moved back to the other region on the way.
+    traffic is never moved back to the other region on the way; a step whose weights are in place already
+    is gated again, and its rollback is what a run from the start would put back (the step before's).
     """
     other = standby_region if to_region == primary_region else primary_region
     records = status_result.get("records") or {}
@@ -123,12 +124,19 @@ def plan_shift(status_result, percents, to_region, primary_region, standby_regio
     for index, percent in enumerate(values, 1):
         step = dict(step=index, of=len(values), percent=percent, weights=weights_at(percent, to_region, other),
                     previous=previous, skip=None)
+        out["steps"].append(step)
         if percent < current:
             step["skip"] = "already past it: %s%% of the traffic goes to %s" % (round(current, 1), to_region)
             step["previous"] = None
-        else:
-            previous = {"mode": "weighted", "weights": step["weights"]}
-        out["steps"].append(step)
+            continue
+        if shape == "weighted" and abs(percent - current) < 1e-9:
+            # Resumed at a step whose weights are in place already (a run stopped after sending them, or a
+            # failed gate rolled back to them): its gate decides again, and a failure goes back to what a run
+            # from the start has before this step - the step before's weights, or failover routing with the
+            # other region PRIMARY - not to the step's own weights, a rollback that would move nothing.
+            step["previous"] = ({"mode": "weighted", "weights": weights_at(values[index - 2], to_region, other)}
+                                if index > 1 else restore_args(other, primary_region))
+        previous = {"mode": "weighted", "weights": step["weights"]}
     return out
 
 

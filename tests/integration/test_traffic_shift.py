@@ -125,7 +125,7 @@ def test_shift_10_50_100_then_failover_routing_as_before_the_failover(failed_ove
     assert "already failover routing with eu-west-1 as PRIMARY" in rec["dr_steps"][-1]["detail"]["reason"]
 
 
-def test_a_failed_gate_rolls_back_to_the_previous_weights_and_stops_then_a_rerun_resumes(failed_over, tmp_path):
+def test_a_failed_gate_rolls_back_to_the_previous_weights_and_stops_then_reruns_resume(failed_over, tmp_path):
     world = failed_over
     check_id = world.info["route53"]["health_checks"]["api_gateway"]
 
@@ -145,14 +145,26 @@ def test_a_failed_gate_rolls_back_to_the_previous_weights_and_stops_then_a_rerun
     assert steps[1]["gate"]["ok"] is False and steps[1]["rolled_back_to"]["weights"] == {"eu-west-1": 10, "eu-west-2": 90}
     assert rec["dr_steps"][-1]["outcome"] == "failed" and "gate failed at step 2" in rec["dr_steps"][-1]["detail"]["reason"]
 
-    # The check passes again: a rerun resumes from 10 (no change there) and finishes.
+    # Still failing: a rerun resumes at 10 (step 1's weights in place), gates it again and, failing, puts back
+    # what a run from the start has before step 1 - failover routing to eu-west-2 - not 10 % again.
+    world.configure(failing_health_checks=[check_id])
+    with Watcher(world) as watch:
+        proc, rec = shift(world, tmp_path)
+    assert proc.returncode != 0
+    assert "Traffic shift stopped at step 1 of 3" in " ".join(proc.stdout.split()), proc.stdout[-3000:]
+    assert "Rolled back to failover routing (route53_failover mode=failover)." in " ".join(proc.stdout.split())
+    assert watch.states == [W10, SWAPPED]
+    assert records(world) == world.start_records
+    assert [(s["step"], s["outcome"]) for s in rec["dr_shift_steps"]] == [(1, "rolled_back")]
+
+    # The check passes again: a rerun shifts from the start and finishes.
     world.configure(failing_health_checks=[])
     world.reset_calls()
     with Watcher(world) as watch:
         proc, rec = shift(world, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert watch.states == [W10, W50, W100, SEEDED]
-    assert [s["outcome"] for s in rec["dr_shift_steps"]] == ["ok", "changed", "changed", "changed"]
+    assert watch.states == [SWAPPED, W10, W50, W100, SEEDED]
+    assert [s["outcome"] for s in rec["dr_shift_steps"]] == ["changed", "changed", "changed", "changed"]
     assert records(world) == world.seeded_records
 
 

@@ -95,17 +95,34 @@ def test_already_failover_routing_to_the_region_is_done():
 
 
 @pytest.mark.parametrize("w1, w2, skipped, first_previous", [
-    (10, 90, [], {"eu-west-1": 10, "eu-west-2": 90}),  # rolled back to 10: step 1 again, no change
-    (50, 50, [1], {"eu-west-1": 50, "eu-west-2": 50}),
-    (20, 80, [1], {"eu-west-1": 20, "eu-west-2": 80}),  # weights set by hand: never back below them
-    (100, 0, [1, 2], {"eu-west-1": 100, "eu-west-2": 0}),
+    # A step whose weights are in place (a run stopped after sending them, or a gate that rolled back to them)
+    # is gated again; its rollback is what a run from the start has before it, not its own weights.
+    (10, 90, [], {"mode": "failover"}),  # step 1 again: back to eu-west-2 PRIMARY, as from the start
+    (50, 50, [1], {"mode": "weighted", "weights": {"eu-west-1": 10, "eu-west-2": 90}}),
+    (20, 80, [1], {"mode": "weighted", "weights": {"eu-west-1": 20, "eu-west-2": 80}}),  # set by hand: back to them
+    (100, 0, [1, 2], {"mode": "weighted", "weights": {"eu-west-1": 50, "eu-west-2": 50}}),
 ])
 def test_weighted_records_resume_without_moving_traffic_back(w1, w2, skipped, first_previous):
     out = plan(weighted(w1, w2))
     assert out["start"] == {"shape": "weighted", "weights": {"eu-west-1": w1, "eu-west-2": w2}}
     assert [s["step"] for s in out["steps"] if s["skip"]] == skipped
     first = next(s for s in out["steps"] if not s["skip"])
-    assert first["previous"] == {"mode": "weighted", "weights": first_previous}
+    assert first["previous"] == first_previous
+    # The steps after it roll back to the one before them.
+    later = [s for s in out["steps"] if not s["skip"]][1:]
+    assert all(s["previous"] == {"mode": "weighted", "weights": before["weights"]}
+               for before, s in zip([first] + later, later))
+
+
+def test_a_resumed_step_whose_gate_fails_again_rolls_traffic_back_not_in_place():
+    # A run stopped after it sent 50/50 and before its gate; the rerun's gate fails at 50: traffic goes back to
+    # 10/90 (what step 2 of a run from the start puts back), and the message says so.
+    route53 = FakeRoute53(weighted(50, 50), unhealthy_at=50)
+    steps, failure = shift.run_shift(plan_from(weighted(50, 50)), route53, "eu-west-1")
+    assert [(s["step"], s["outcome"]) for s in steps] == [(1, "skipped"), (2, "rolled_back")]
+    assert route53.records == weighted(10, 90)
+    assert [a for _l, a, _g in route53.moves][-1] == {"mode": "weighted", "weights": {"eu-west-1": 10, "eu-west-2": 90}}
+    assert failure["msg"].endswith("Rolled back to eu-west-1=10, eu-west-2=90.")
 
 
 @pytest.mark.parametrize("records, problem", [
