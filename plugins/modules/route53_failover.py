@@ -28,8 +28,9 @@ description:
     each of I(gate_urls) answering 200 from I(shift_to)); a failed gate puts back what was there before the step
     and fails, naming the step, the gate and why. After the last step (100), failover records with I(shift_to)
     as PRIMARY. A rerun resumes from the weights in place (never moving traffic back on the way; a step whose
-    weights are in place already is gated again, and if it fails, the step before's weights are put back, as in a
-    run from the start), and changes nothing once done. Each step is returned in C(steps).
+    weights are in place already is gated again, and if it fails, the step before's weights are put back, or
+    failover routing with the other region PRIMARY before the first step, as in a run from the start), and
+    changes nothing once done. Each step is returned in C(steps).
   - I(mode=health_checks) ensures the health checks given (by C(Name) tag) exist with that configuration.
   - Targets are given as an ALB's name or ARN and its region, and are resolved to the ALB's DNS name and
     canonical hosted zone. All changes of one run go in one C(ChangeBatch) (C(DELETE) of the records as
