@@ -37,19 +37,12 @@ FLOORS = {
                  runbook.MODEL["promotion_seconds"] + runbook.MODEL["rds_modify_seconds"] + runbook.MODEL["dns_propagation_seconds"]),
     "failback": ("bench/floor/failback.yml",
                  runbook.ROLLING_ROUNDS * runbook.POD_START_DELAY + runbook.MODEL["promotion_seconds"]
-                 + runbook.SHIFT_STEPS * (runbook.MODEL["dns_propagation_seconds"] + runbook.SOAK)
-                 + runbook.MODEL["dns_propagation_seconds"] + runbook.REDIS_DELETE),
+                 + runbook.SHIFT_WAIT + runbook.REDIS_DELETE),
 }
 # bench_runbook counts a poll's round trips once per report step (the read before, the read that sees it
 # done); the runbook steps a floor holds that poll the same operation: the failover's promotion and class
 # change, the failback's rebuild (retire and replicas) and promotion, each DescribeDBInstances.
 POLLING_STEPS = {"failover": {"rds:DescribeDBInstances": 2}, "failback": {"rds:DescribeDBInstances": 2}}
-
-
-def floor_round_trips(ops, operation):
-    steps = POLLING_STEPS[operation]
-    return sum(1 if op in runbook.FANOUT else min(n, 2 * steps.get(op, 1)) if op in runbook.POLLS else n
-               for op, n in ops.items() if n)
 
 
 def run_trivial():
@@ -84,18 +77,20 @@ def run_floor(world, operation):
     ops = world.calls()["by_operation"]
     tasks = runbook.timeline_tasks(timeline)
     os.unlink(timeline)
-    rtt = floor_round_trips(ops, operation)
+    rtt = runbook.round_trips(ops, POLLING_STEPS[operation])
     cp = waits + rtt * runbook.LATENCY
     # Every task is a module's; one started in the background (async) returns no elapsed_seconds: all launch.
     return dict(wall=wall, cp=cp, rtt=rtt, startup=tasks[0]["start"] - t0, tail=t0 + wall - tasks[-1]["end"],
                 launch=sum(t["end"] - t["start"] - (t["elapsed"] or 0) for t in tasks))
 
 
-def failed_over(world, run_dir, kubeconfig):
-    """A fresh world after failover.yml (eu-west-1 up again): where a failback starts."""
+def fresh_start(operation, world, run_dir, kubeconfig):
+    """A fresh world in the state the playbook starts from: seeded with eu-west-1 down (a failover), or after
+    failover.yml with eu-west-1 up again (a failback)."""
     k8s = runbook.fresh_round(world, run_dir, kubeconfig)
-    runbook.run_playbook(world, k8s, "failover", "BENCH-" + uuid.uuid4().hex[:8], {})
-    world.region_up("eu-west-1")
+    if operation == "failback":
+        runbook.run_playbook(world, k8s, "failover", "BENCH-" + uuid.uuid4().hex[:8], {})
+        world.region_up("eu-west-1")
     return k8s
 
 
@@ -117,12 +112,9 @@ def main():
         trivial.append(run_trivial())
         for op in operations:
             # The floor and the playbook, each on a fresh world in the state the playbook starts from.
-            if op == "failover":
-                runbook.fresh_round(world, run_dir, kubeconfig)
-            else:
-                failed_over(world, run_dir, kubeconfig)
+            fresh_start(op, world, run_dir, kubeconfig)
             floors[op].append(run_floor(world, op))
-            k8s = runbook.fresh_round(world, run_dir, kubeconfig) if op == "failover" else failed_over(world, run_dir, kubeconfig)
+            k8s = fresh_start(op, world, run_dir, kubeconfig)
             extra = {"dr_failback_delete_old_primaries": True} if op == "failback" else {}
             run = runbook.run_playbook(world, k8s, op, "BENCH-" + uuid.uuid4().hex[:8], extra)
             run["analysis"] = runbook.analyse(run)

@@ -57,6 +57,8 @@ SOAK = 1.0          # dr_shift_soak_seconds (inventories/local/group_vars/all/tr
 SHIFT_STEPS = 3     # dr_shift_weights 10 -> 50 -> 100
 REDIS_DELETE = 0.5  # elasticache_delete_seconds, the world's default
 REDIS_CREATE = 1.0  # elasticache_create_seconds, the world's default (overlapped in a failover)
+# The traffic shift's modelled wait: each weighted step's propagation and soak, then failover routing's propagation.
+SHIFT_WAIT = SHIFT_STEPS * (MODEL["dns_propagation_seconds"] + SOAK) + MODEL["dns_propagation_seconds"]
 ROLLING_ROUNDS = 3  # a rolling restart at 3 replicas, one new pod at a time
 # The production inventory's poll intervals at the model's time scale: each wait is its real length
 # shortened by a factor (a promotion or class change of ~4 min -> 4 s: 1/60; a rollout of ~1 min -> 2 s:
@@ -120,12 +122,16 @@ def waits(operation, step):
         restarted = [r for r in detail.get("results", []) if r.get("action") in ("restart", "scale-and-restart")]
         return ROLLING_ROUNDS * POD_START_DELAY if restarted else 0.0
     return {"promote_databases": MODEL["promotion_seconds"],
-            "traffic_shift": SHIFT_STEPS * (MODEL["dns_propagation_seconds"] + SOAK) + MODEL["dns_propagation_seconds"],
+            "traffic_shift": SHIFT_WAIT,
             "restore_standby": REDIS_DELETE}.get(name, 0.0)
 
 
-def round_trips(ops):
-    return sum(1 if op in FANOUT else min(n, 2) if op in POLLS else n for op, n in ops.items() if n)
+def round_trips(ops, polling_steps=None):
+    """Round trips on the critical path for one step's calls (ops: {op: n}); polling_steps: {op: the steps among
+    ops that each poll it} where one count stands for more than one step (bench_floor's playbooks)."""
+    polling_steps = polling_steps or {}
+    return sum(1 if op in FANOUT else min(n, 2 * polling_steps.get(op, 1)) if op in POLLS else n
+               for op, n in ops.items() if n)
 
 
 CALLBACK = '''
